@@ -1,0 +1,1 @@
+"""Builds the bundled ONNX models and their manifests (PyTorch; not shipped in the installer)."""
