@@ -1,0 +1,1 @@
+"""Headless subcommands of the `mammolens` console entry point (one module each)."""
