@@ -1,0 +1,120 @@
+"""The two CNNs of the bundled model: a shared all-convolutional backbone and a CAM head.
+
+Both models end in ``features`` (the last feature map A, ReLU output) followed by a 1x1
+convolution WITHOUT bias giving the class activation map ``cam = sum_k w_k A_k``; the logit is
+an increasing pooling of that map plus one bias, ``logit = pool(cam) + b``. For such a head the
+gradient of the logit with respect to A, averaged over space, is ``w_k / (h * w)`` for every
+pooling whose weights sum to one, so pytorch-grad-cam's GradCAM on ``features`` equals
+``ReLU(cam)`` up to a positive factor: the runtime reads Grad-CAM straight from the ONNX output.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import torch
+from torch import nn
+
+
+class CamPooling(StrEnum):
+    """How the CAM is pooled into the logit (all of them increasing, weights summing to one)."""
+
+    AVG = "avg"
+    TOP_K_MEAN = "top_k_mean"
+    MAX = "max"
+
+
+def _conv_bn(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=False),
+    ]
+
+
+class Backbone(nn.Module):
+    """All-convolutional feature extractor with total stride 16 (Shen et al. end2end style).
+
+    ``features`` is the module whose output is the feature map A (the Grad-CAM target layer).
+    """
+
+    def __init__(self, in_channels: int, widths: tuple[int, ...] = (16, 32, 48, 64, 96)) -> None:
+        super().__init__()
+        w1, w2, w3, w4, w5 = widths
+        layers: list[nn.Module] = []
+        layers += _conv_bn(in_channels, w1, 2)  # /2
+        layers += _conv_bn(w1, w2, 2)  # /4
+        layers += _conv_bn(w2, w2, 1)
+        layers += _conv_bn(w2, w3, 2)  # /8
+        layers += _conv_bn(w3, w3, 1)
+        layers += _conv_bn(w3, w4, 2)  # /16
+        layers += _conv_bn(w4, w4, 1)
+        layers += [nn.Conv2d(w4, w5, 3, padding=1, bias=False), nn.BatchNorm2d(w5)]
+        self.body = nn.Sequential(*layers)
+        self.features = nn.ReLU(inplace=False)
+        self.out_channels = w5
+        self.stride = 16
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(self.body(x))
+
+
+class CamClassifier(nn.Module):
+    """Backbone + bias-free 1x1 CAM head + increasing pooling; forward gives (logit, cam).
+
+    ``top_k_fraction`` is the share of CAM cells averaged by TOP_K_MEAN pooling; the number of
+    cells is fixed at export because the spatial size of every input is fixed.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        pooling: CamPooling = CamPooling.TOP_K_MEAN,
+        top_k_fraction: float = 0.02,
+        widths: tuple[int, ...] = (16, 32, 48, 64, 96),
+    ) -> None:
+        super().__init__()
+        self.backbone = Backbone(in_channels, widths)
+        self.cam_head = nn.Conv2d(self.backbone.out_channels, 1, 1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(1))
+        self.pooling = CamPooling(pooling)
+        self.top_k_fraction = top_k_fraction
+
+    @property
+    def target_layer(self) -> nn.Module:
+        """The module producing the feature map A (pytorch-grad-cam target layer)."""
+        return self.backbone.features
+
+    def top_k(self, cells: int) -> int:
+        """Number of CAM cells averaged by TOP_K_MEAN pooling for a map of ``cells`` cells."""
+        return max(1, round(self.top_k_fraction * cells))
+
+    def pool(self, cam: torch.Tensor) -> torch.Tensor:
+        """Pool a [N, 1, h, w] CAM into [N, 1] (without the bias)."""
+        flat = cam.flatten(1)
+        if self.pooling == CamPooling.AVG:
+            return flat.mean(dim=1, keepdim=True)
+        if self.pooling == CamPooling.MAX:
+            return flat.max(dim=1, keepdim=True).values
+        k = self.top_k(int(flat.shape[1]))
+        return torch.topk(flat, k, dim=1).values.mean(dim=1, keepdim=True)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        cam = self.cam_head(self.backbone(x))
+        return self.pool(cam) + self.bias, cam
+
+
+class LogitOnly(nn.Module):
+    """Wraps a CamClassifier so that forward returns only the logit (for pytorch-grad-cam)."""
+
+    def __init__(self, model: CamClassifier) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)[0]
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
