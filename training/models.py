@@ -10,18 +10,10 @@ pooling whose weights sum to one, so pytorch-grad-cam's GradCAM on ``features`` 
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 import torch
 from torch import nn
 
-
-class CamPooling(StrEnum):
-    """How the CAM is pooled into the logit (all of them increasing, weights summing to one)."""
-
-    AVG = "avg"
-    TOP_K_MEAN = "top_k_mean"
-    MAX = "max"
+from inference.manifest import CamPooling
 
 
 def _conv_bn(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
@@ -62,15 +54,15 @@ class Backbone(nn.Module):
 class CamClassifier(nn.Module):
     """Backbone + bias-free 1x1 CAM head + increasing pooling; forward gives (logit, cam).
 
-    ``top_k_fraction`` is the share of CAM cells averaged by TOP_K_MEAN pooling; the number of
-    cells is fixed at export because the spatial size of every input is fixed.
+    ``top_k`` is the number of CAM cells averaged by TOPK_MEAN pooling (the manifest's
+    ``cam_pooling_k``); it is a constant of the exported graph.
     """
 
     def __init__(
         self,
         in_channels: int,
-        pooling: CamPooling = CamPooling.TOP_K_MEAN,
-        top_k_fraction: float = 0.02,
+        pooling: CamPooling = CamPooling.TOPK_MEAN,
+        top_k: int = 4,
         widths: tuple[int, ...] = (16, 32, 48, 64, 96),
     ) -> None:
         super().__init__()
@@ -78,16 +70,12 @@ class CamClassifier(nn.Module):
         self.cam_head = nn.Conv2d(self.backbone.out_channels, 1, 1, bias=False)
         self.bias = nn.Parameter(torch.zeros(1))
         self.pooling = CamPooling(pooling)
-        self.top_k_fraction = top_k_fraction
+        self.top_k = top_k
 
     @property
     def target_layer(self) -> nn.Module:
         """The module producing the feature map A (pytorch-grad-cam target layer)."""
         return self.backbone.features
-
-    def top_k(self, cells: int) -> int:
-        """Number of CAM cells averaged by TOP_K_MEAN pooling for a map of ``cells`` cells."""
-        return max(1, round(self.top_k_fraction * cells))
 
     def pool(self, cam: torch.Tensor) -> torch.Tensor:
         """Pool a [N, 1, h, w] CAM into [N, 1] (without the bias)."""
@@ -96,7 +84,7 @@ class CamClassifier(nn.Module):
             return flat.mean(dim=1, keepdim=True)
         if self.pooling == CamPooling.MAX:
             return flat.max(dim=1, keepdim=True).values
-        k = self.top_k(int(flat.shape[1]))
+        k = min(self.top_k, int(flat.shape[1]))
         return torch.topk(flat, k, dim=1).values.mean(dim=1, keepdim=True)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
