@@ -1,0 +1,201 @@
+"""Modality values to model input: breast mask, canonical orientation, normalization, channels.
+
+The training pipeline calls these same functions, so runtime and training never drift apart.
+Everything is defined in MODEL_FORMAT.md; the definitions below are the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk  # noqa: N813 (the usual alias)
+
+from inference.errors import InputImageError
+from inference.manifest import ChannelSpec, Normalization
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class GridTransform:
+    """Where the model grid sits in the image.
+
+    The canonical image is the original flipped left-right when `flipped`. Its top-left
+    `covered_hw` pixels (the whole image but for fewer than `factor` rows/columns at the bottom
+    and at the side away from the chest wall) are shrunk by `factor` (block mean) and resampled to
+    `content_hw`, placed at the grid's top-left; the rest of the grid is padding (zero).
+    """
+
+    image_hw: tuple[int, int]
+    flipped: bool
+    factor: int
+    covered_hw: tuple[int, int]
+    content_hw: tuple[int, int]
+    grid_hw: tuple[int, int]
+
+    @property
+    def scale_rc(self) -> tuple[float, float]:
+        """Canonical full-resolution pixels per grid pixel, (rows, cols)."""
+        return (self.covered_hw[0] / self.content_hw[0], self.covered_hw[1] / self.content_hw[1])
+
+    def to_original_box(self, box: Box) -> Box:
+        """Map a half-open canonical box (row0, col0, row1, col1) to original image pixels."""
+        r0, c0, r1, c1 = box
+        if not self.flipped:
+            return box
+        width = self.image_hw[1]
+        return (r0, width - c1, r1, width - c0)
+
+
+def is_flipped(laterality: str, small: np.ndarray | None = None) -> bool:
+    """Canonical orientation puts the chest wall at column 0: right breasts (R) are flipped.
+
+    With no laterality the side with more bright tissue in its outer tenth is taken as the chest
+    wall (needs `small`, any downsampled copy of the image in original orientation).
+    """
+    side = laterality.strip().upper()
+    if side in ("L", "R"):
+        return side == "R"
+    if small is None or small.shape[1] < 10:
+        return False
+    tenth = max(1, small.shape[1] // 10)
+    return float(small[:, -tenth:].mean()) > float(small[:, :tenth].mean())
+
+
+def _block_reduce(values: np.ndarray, factor: int, flipped: bool, ufunc: np.ufunc) -> np.ndarray:
+    """Block-reduce (sum or max) factor x factor blocks of the canonical image, returned canonical.
+
+    Works on the original array (no full-size flipped copy): for a flipped image the partial block
+    column is the original's leftmost one and is dropped like the bottom partial row.
+    """
+    rows, cols = values.shape
+    nr, nc = rows // factor, cols // factor
+    start = cols - nc * factor if flipped else 0
+    view = values[: nr * factor, start : start + nc * factor]
+    if factor == 1:
+        out = np.array(view, dtype=np.float32)
+    else:
+        blocks = view.reshape(nr, factor, nc * factor)
+        acc = blocks[:, 0].astype(np.float32)
+        for i in range(1, factor):
+            ufunc(acc, blocks[:, i], out=acc)
+        blocks2 = acc.reshape(nr, nc, factor)
+        out = blocks2[:, :, 0].copy()
+        for i in range(1, factor):
+            ufunc(out, blocks2[:, :, i], out=out)
+    return np.ascontiguousarray(out[:, ::-1]) if flipped else out
+
+
+def shrink_mean(values: np.ndarray, factor: int, flipped: bool) -> np.ndarray:
+    """Canonical block mean (anti-aliased integer downsample, like SimpleITK's BinShrink)."""
+    total = _block_reduce(values, factor, flipped, np.add)
+    total /= np.float32(factor * factor)
+    return total
+
+
+def shrink_max(values: np.ndarray, factor: int, flipped: bool) -> np.ndarray:
+    """Canonical block maximum, so tiny bright specks survive the downsample."""
+    return _block_reduce(values, factor, flipped, np.maximum)
+
+
+def segment_breast(small: np.ndarray) -> np.ndarray:
+    """Breast mask of a downsampled image: threshold, largest connected component, holes filled.
+
+    The threshold is halfway between the background level (median below Otsu's threshold) and
+    Otsu's threshold, so faint skin-line tissue stays in. Burned-in labels and markers are separate
+    components and fall out with the largest-component rule.
+    """
+    image = sitk.GetImageFromArray(small.astype(np.float32, copy=False))
+    otsu = sitk.OtsuThresholdImageFilter()
+    otsu.SetNumberOfHistogramBins(256)
+    otsu.Execute(image)
+    threshold = otsu.GetThreshold()
+    below = small[small <= threshold]
+    background = float(np.median(below)) if below.size else float(small.min())
+    binary = (small > (background + threshold) / 2).astype(np.uint8)
+    labels = sitk.RelabelComponent(sitk.ConnectedComponent(sitk.GetImageFromArray(binary)))
+    largest = sitk.Equal(labels, 1)
+    filled = sitk.BinaryFillhole(largest, fullyConnected=False, foregroundValue=1)
+    mask = sitk.GetArrayFromImage(filled).astype(bool)
+    if not mask.any():
+        raise InputImageError("no breast found: the image has no region brighter than background")
+    return mask
+
+
+def breast_range(small: np.ndarray, mask: np.ndarray, norm: Normalization) -> tuple[float, float]:
+    """Modality values at the low/high percentiles of the block-mean image inside the breast."""
+    inside = small[mask]
+    low, high = np.percentile(inside, [norm.low_percentile, norm.high_percentile])
+    if not high > low:
+        high = low + 1.0
+    return float(low), float(high)
+
+
+def content_size(
+    covered_hw: tuple[int, int], factor: int, grid_hw: tuple[int, int]
+) -> tuple[int, int]:
+    """Size the shrunk image takes on the grid: aspect kept, as large as fits."""
+    rows, cols = covered_hw[0] / factor, covered_hw[1] / factor
+    scale = min(grid_hw[0] / rows, grid_hw[1] / cols)
+    return (
+        max(1, min(grid_hw[0], round(rows * scale))),
+        max(1, min(grid_hw[1], round(cols * scale))),
+    )
+
+
+def resample_to(small: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """Linear resampling, pixel areas aligned (SimpleITK); Gaussian pre-smoothing if shrinking."""
+    if small.shape == out_hw:
+        return small.astype(np.float32, copy=True)
+    image = sitk.GetImageFromArray(small.astype(np.float32, copy=False))
+    ratio = (small.shape[1] / out_hw[1], small.shape[0] / out_hw[0])  # (x, y) as SimpleITK orders
+    if max(ratio) > 1:
+        sigmas = [max((r - 1) / 2, 1e-3) for r in ratio]
+        image = sitk.SmoothingRecursiveGaussian(image, sigmas)
+    resampler = sitk.ResampleImageFilter()
+    resampler.SetSize([int(out_hw[1]), int(out_hw[0])])
+    resampler.SetOutputSpacing(ratio)
+    resampler.SetOutputOrigin([(r - 1) / 2 for r in ratio])
+    resampler.SetInterpolator(sitk.sitkLinear)
+    resampler.SetUseNearestNeighborExtrapolator(True)
+    return sitk.GetArrayFromImage(resampler.Execute(image)).astype(np.float32)
+
+
+def max_to(small: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
+    """Max pooling onto a grid of out_hw cells (cell edges at floor(i * n_in / n_out))."""
+    if small.shape == out_hw:
+        return small.astype(np.float32, copy=True)
+    row_edges = np.floor(np.arange(out_hw[0]) * small.shape[0] / out_hw[0]).astype(np.int64)
+    col_edges = np.floor(np.arange(out_hw[1]) * small.shape[1] / out_hw[1]).astype(np.int64)
+    pooled = np.maximum.reduceat(small, row_edges, axis=0)
+    return np.maximum.reduceat(pooled, col_edges, axis=1).astype(np.float32)
+
+
+def _pad(content: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
+    out = np.zeros(grid_hw, np.float32)
+    out[: content.shape[0], : content.shape[1]] = content
+    return out
+
+
+def highpass_value(
+    hp: np.ndarray, spec: ChannelSpec, value_range: tuple[float, float]
+) -> np.ndarray:
+    """Normalized highpass: clip(hp / (high - low), 0) * scale, then capped at clip_max if given."""
+    low, high = value_range
+    out = np.maximum(hp, 0) * np.float32(spec.scale / (high - low))
+    if spec.clip_max is not None:
+        np.minimum(out, np.float32(spec.clip_max), out=out)
+    return out.astype(np.float32)
+
+
+def intensity_value(
+    x: np.ndarray, norm: Normalization, value_range: tuple[float, float], mask: np.ndarray
+) -> np.ndarray:
+    """(x - low) / (high - low), 0 outside the breast, then (v - mean) / std."""
+    low, high = value_range
+    out = (x - np.float32(low)) * np.float32(1.0 / (high - low))
+    out[~mask] = 0
+    if norm.mean != 0 or norm.std != 1:
+        out = (out - np.float32(norm.mean)) / np.float32(norm.std)
+    return out.astype(np.float32)
