@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -360,11 +360,23 @@ class ModelManifest:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (as in manifest.json)."""
-        data = asdict(self)
+        data = _plain(self)
         data["global"] = data.pop("global_model")
         data["patch"] = data.pop("patch_model")
-        data["metrics"] = dict(self.metrics)
-        return json.loads(json.dumps(data, default=str))
+        return json.loads(json.dumps(data))
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses, enums, tuples and mappings as plain JSON values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
 
 
 @contextmanager
