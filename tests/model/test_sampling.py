@@ -1,0 +1,67 @@
+"""The screen sampler: area reduction, tiles of the visible region, the LUT over a tile."""
+
+import numpy as np
+import pytest
+
+from viewer.model import ScreenSampler, area_reduce, reduction_step
+from viewer.model.sampling import lut_index
+
+
+def test_reduction_step_never_goes_below_real_pixels() -> None:
+    assert reduction_step(4.0) == 1
+    assert reduction_step(1.0) == 1
+    assert reduction_step(0.5) == 2
+    assert reduction_step(0.29) == 3
+
+
+def test_area_reduce_is_the_block_mean_including_partial_edge_blocks() -> None:
+    pixels = np.arange(7 * 5, dtype=np.uint16).reshape(7, 5)
+    reduced = area_reduce(pixels, 3)
+    assert reduced.shape == (3, 2) and reduced.dtype == np.uint16
+    assert reduced[0, 0] == round(pixels[:3, :3].mean())
+    assert reduced[2, 1] == round(pixels[6:, 3:].mean())  # a 1 x 2 corner block
+    rgb = np.stack([pixels, pixels, pixels], axis=-1).astype(np.uint8)
+    assert area_reduce(rgb, 2).shape == (4, 3, 3)
+
+
+def test_tile_covers_the_visible_region_at_screen_resolution() -> None:
+    frames = np.random.default_rng(1).integers(0, 4096, (1, 4096, 3328), dtype=np.uint16)
+    sampler = ScreenSampler(frames)
+    tile = sampler.tile(0, (0.0, -300.0, 4096.0, 3628.0), 1200 / 4096)
+    assert tile.step == 3
+    row0, col0, rows, cols = tile.rect
+    assert (row0, col0) == (0, 0) and rows >= 4096 and cols >= 3328
+    assert tile.data.shape == (1366, 1110)
+    assert sampler.tile(0, (0.0, -300.0, 4096.0, 3628.0), 1200 / 4096) is tile  # cached
+
+
+def test_tile_at_zoom_above_one_holds_the_real_stored_pixels() -> None:
+    frames = np.random.default_rng(2).integers(0, 4096, (1, 500, 400), dtype=np.uint16)
+    tile = ScreenSampler(frames).tile(0, (100.2, 50.5, 150.7, 90.1), 8.0)
+    row0, col0, rows, cols = tile.rect
+    assert tile.step == 1
+    np.testing.assert_array_equal(tile.data, frames[0, row0 : row0 + rows, col0 : col0 + cols])
+    assert row0 <= 100 and row0 + rows >= 151 and col0 <= 50 and col0 + cols >= 91
+
+
+def test_render_applies_the_table_with_offset_and_clips_out_of_range_values() -> None:
+    frames = np.array([[[-5, 0, 10, 2000]]], dtype=np.int16)
+    sampler = ScreenSampler(frames)
+    tile = sampler.tile(0, (0, 0, 1, 4), 1.0)
+    table = np.arange(16, dtype=np.uint8) * 10  # covers stored -3 .. 12
+    rendered = sampler.render(tile, -3, table)
+    np.testing.assert_array_equal(rendered, [[0, 30, 130, 150]])
+    np.testing.assert_array_equal(lut_index(tile, -3, 16), [[0, 3, 13, 15]])
+
+
+def test_levels_are_cached_and_bounded() -> None:
+    frames = np.zeros((1, 64, 64), dtype=np.uint16)
+    sampler = ScreenSampler(frames, max_levels=2)
+    first = sampler.level(0, 2)
+    assert sampler.level(0, 2) is first
+    sampler.level(0, 3)
+    sampler.level(0, 4)
+    assert sampler.level(0, 2) is not first  # evicted, recomputed
+    assert np.shares_memory(sampler.level(0, 1), frames)  # step 1: no copy
+    with pytest.raises(IndexError):
+        sampler.level(1, 2)

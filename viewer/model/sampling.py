@@ -1,0 +1,140 @@
+"""The visible part of an image at about screen resolution: what makes windowing fast.
+
+A mammogram has ~13.6 M pixels; a canvas shows ~2 M. Applying the display LUT to the whole image
+on every window/level step is wasted work, so the canvas asks for a `Tile`: the stored values of
+the visible region, area-reduced by an integer factor `step` to about one value per screen pixel
+(never below one stored pixel per image pixel, so at zoom >= 1 the real pixels are shown). Tiles
+and reduced levels are cached, so a W/L drag costs one table lookup over the tile only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Tile:
+    """Reduced values of an image region and where it lies: `rect` = (row0, col0, rows, cols).
+
+    `rect` is in full-resolution image pixels; `data` has shape (rows/step, cols/step[, 3]).
+    """
+
+    data: np.ndarray
+    rect: tuple[int, int, int, int]
+    step: int
+    frame: int
+
+
+def reduction_step(zoom: float) -> int:
+    """Integer area-reduction factor for `zoom` screen px per image px (1 at zoom >= 1)."""
+    if zoom >= 1.0:
+        return 1
+    return max(1, math.floor(1.0 / zoom + 1e-9))
+
+
+def area_reduce(pixels: np.ndarray, step: int) -> np.ndarray:
+    """Mean of each `step` x `step` block (partial blocks at the edges too), same dtype."""
+    if step == 1:
+        return pixels
+    rows, cols = pixels.shape[:2]
+    out_rows, out_cols = -(-rows // step), -(-cols // step)
+    total = np.zeros((out_rows, out_cols, *pixels.shape[2:]), dtype=np.float32)
+    for i in range(step):
+        for j in range(step):
+            part = pixels[i::step, j::step]
+            total[: part.shape[0], : part.shape[1]] += part
+    row_counts = np.minimum(step, rows - np.arange(out_rows) * step).astype(np.float32)
+    col_counts = np.minimum(step, cols - np.arange(out_cols) * step).astype(np.float32)
+    counts = np.outer(row_counts, col_counts)
+    if pixels.ndim == 3:
+        counts = counts[..., None]
+    total /= counts
+    if pixels.dtype.kind in "iu":
+        np.rint(total, out=total)
+    return total.astype(pixels.dtype)
+
+
+class ScreenSampler:
+    """Cached `Tile`s of one image's frames; `frames` is (frames, rows, cols[, 3]).
+
+    Keeps the few most recent reduced levels and tiles, so panning and zooming back and forth
+    does not redo the reduction.
+    """
+
+    MARGIN = 2  # reduced pixels around the visible area, so sub-pixel pans reuse the tile
+
+    def __init__(self, frames: np.ndarray, max_levels: int = 3) -> None:
+        self._frames = frames
+        self._levels: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._max_levels = max_levels
+        self._tile: Tile | None = None
+        self._tile_key: tuple[int, int, int, int, int, int] | None = None
+        self._index: tuple[Tile, int, int, np.ndarray] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols) of one frame."""
+        return int(self._frames.shape[1]), int(self._frames.shape[2])
+
+    def level(self, frame: int, step: int) -> np.ndarray:
+        """Frame `frame` area-reduced by `step` (cached, least recently used dropped)."""
+        key = (frame, step)
+        if key in self._levels:
+            self._levels.move_to_end(key)
+            return self._levels[key]
+        reduced = area_reduce(self._frames[frame], step)
+        if step > 1:  # step 1 is the frame itself: nothing to cache
+            self._levels[key] = reduced
+            while len(self._levels) > self._max_levels:
+                self._levels.popitem(last=False)
+        return reduced
+
+    def tile(self, frame: int, visible: tuple[float, float, float, float], zoom: float) -> Tile:
+        """The tile covering `visible` (row0, col0, row1, col1) at `zoom`; same object if cached."""
+        step = reduction_step(zoom)
+        rows, cols = self.shape
+        level_rows, level_cols = -(-rows // step), -(-cols // step)
+        r0 = _clip(math.floor(visible[0] / step) - self.MARGIN, level_rows)
+        c0 = _clip(math.floor(visible[1] / step) - self.MARGIN, level_cols)
+        r1 = _clip(math.ceil(visible[2] / step) + self.MARGIN, level_rows)
+        c1 = _clip(math.ceil(visible[3] / step) + self.MARGIN, level_cols)
+        key = (frame, step, r0, c0, r1, c1)
+        if self._tile is not None and key == self._tile_key:
+            return self._tile
+        data = np.ascontiguousarray(self.level(frame, step)[r0:r1, c0:c1])
+        rect = (r0 * step, c0 * step, (r1 - r0) * step, (c1 - c0) * step)
+        self._tile, self._tile_key = Tile(data, rect, step, frame), key
+        return self._tile
+
+    def render(
+        self, tile: Tile, offset: int, table: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """uint8 gray levels of a grayscale tile, `table[stored - offset]`; the index is cached.
+
+        Converting the tile to a clipped intp index once per tile makes each W/L step a plain
+        gather (`np.take(..., mode="wrap")` skips the bounds check the clipping made redundant).
+        """
+        cached = self._index
+        if cached is None or cached[0] is not tile or cached[1:3] != (offset, len(table)):
+            cached = (tile, offset, len(table), lut_index(tile, offset, len(table)))
+            self._index = cached
+        return np.take(table, cached[3], mode="wrap", out=out)
+
+
+def lut_index(tile: Tile, offset: int, size: int) -> np.ndarray:
+    """`clip(stored - offset, 0, size - 1)` as intp: the index into a display table of `size`.
+
+    Values outside the table (not expected from valid files) take the end entries.
+    """
+    index = tile.data.astype(np.intp)
+    if offset:
+        index -= offset
+    return np.clip(index, 0, size - 1, out=index)
+
+
+def _clip(value: int, upper: int) -> int:
+    return min(max(value, 0), upper)
