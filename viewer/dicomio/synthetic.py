@@ -164,7 +164,7 @@ def generate_mammogram(
         for kind in kinds
     ]
     pixels = np.clip(np.rint(image, out=image), 0, STORED_MAX).astype(np.uint16)
-    truth = [_measured(r, pixels) for r in rendered if r is not None]
+    truth = [_measured(r, pixels, spacing) for r in rendered if r is not None]
     breast, pectoral = anatomy.breast_mask, anatomy.pectoral_mask
     if lat == Laterality.RIGHT:
         pixels = np.ascontiguousarray(pixels[:, ::-1])
@@ -183,8 +183,8 @@ def generate_mammogram(
     )
 
 
-def _measured(rendered: Rendered, pixels: np.ndarray) -> Lesion:
-    z_full, z_8x = measure(rendered, pixels)
+def _measured(rendered: Rendered, pixels: np.ndarray, spacing_mm: float) -> Lesion:
+    z_full, z_8x = measure(rendered, pixels, spacing_mm)
     return dataclasses.replace(rendered.lesion, contrast=z_full, contrast_8x=z_8x)
 
 

@@ -48,8 +48,8 @@ class Lesion:
     disk-shaped region; `outline_yx` is a closed polygon (first vertex not repeated).
     `contrast` is "z": for a mass, (mean inside the outline - mean of a surrounding ring) / std of
     that ring; for a calcification cluster, the same with the speck pixels as "inside" (at full
-    resolution). `contrast_8x` is that z after an 8 x 8 block-mean downsample (calcification specks
-    almost vanish there, a mass does not).
+    resolution). `contrast_8x` is that z on 0.56 mm pixels (block means; an 8x downsample of the
+    default 0.07 mm), where calcification specks almost vanish and a mass does not.
     """
 
     kind: LesionKind
