@@ -1,0 +1,124 @@
+"""Run configurations (full and --quick) and the draft manifest describing the model inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inference.manifest import (
+    CamPooling,
+    ChannelKind,
+    ChannelSpec,
+    ModelManifest,
+    Normalization,
+    StageSpec,
+)
+from training.loop import StageConfig
+
+MODEL_NAME = "mammolens-gmic-synthetic"
+MODEL_VERSION = "1.0.0"
+PIXEL_SPACING_MM = 0.07
+INTENDED_USE = (
+    "Research and demonstration only; NOT FOR CLINICAL USE. Trained only on synthetic "
+    "mammograms; it has never seen a real patient image and must not inform any diagnosis."
+)
+TRAIN_SEED_BASE = 100_000
+VALIDATION_SEED_BASE = 800_000
+HELD_OUT_SEED_BASE = 900_000
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Sizes of one training run: data counts, input geometry, stage hyper-parameters."""
+
+    n_train: int
+    n_validation: int
+    n_held_out: int
+    global_hw: tuple[int, int]
+    crop_size: int
+    image_shape: tuple[int, int] | None  # None: the generator's default (4096 x 3328)
+    pixel_spacing_mm: float
+    crops_per_lesion: int
+    normal_crops: int
+    patch: StageConfig
+    global_: StageConfig
+    global_top_k: int = 4
+    patch_top_k: int = 4
+    widths: tuple[int, ...] = (16, 32, 48, 64, 96)
+    highpass_sigma_mm: float = 0.5
+    highpass_scale: float = 4.0
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+FULL = RunConfig(
+    n_train=300,
+    n_validation=60,
+    n_held_out=120,
+    global_hw=(1024, 832),
+    crop_size=256,
+    image_shape=None,
+    pixel_spacing_mm=PIXEL_SPACING_MM,
+    crops_per_lesion=6,
+    normal_crops=6,
+    patch=StageConfig(epochs=14, batch_size=32, learning_rate=2e-3, dense_weight=0.5),
+    global_=StageConfig(
+        epochs=16, batch_size=4, learning_rate=1e-3, dense_weight=1.0, flip_horizontal=False
+    ),
+)
+
+QUICK = RunConfig(
+    n_train=6,
+    n_validation=3,
+    n_held_out=3,
+    global_hw=(256, 208),
+    crop_size=64,
+    image_shape=(1024, 832),
+    pixel_spacing_mm=0.28,
+    crops_per_lesion=2,
+    normal_crops=2,
+    patch=StageConfig(epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=0.5),
+    global_=StageConfig(
+        epochs=1, batch_size=2, learning_rate=1e-3, dense_weight=1.0, flip_horizontal=False
+    ),
+    widths=(8, 8, 8, 8, 8),
+)
+
+
+def draft_manifest(config: RunConfig) -> ModelManifest:
+    """The manifest's input description (no hashes or metrics yet): what preprocessing reads."""
+    H, W = config.global_hw
+    S = config.crop_size
+    channels = (
+        ChannelSpec(ChannelKind.INTENSITY),
+        ChannelSpec(
+            ChannelKind.HIGHPASS_MAX,
+            sigma_mm=config.highpass_sigma_mm,
+            scale=config.highpass_scale,
+        ),
+    )
+    return ModelManifest(
+        schema_version=1,
+        name=MODEL_NAME,
+        version=MODEL_VERSION,
+        global_model=StageSpec(
+            file="global.onnx",
+            sha256="",
+            input_shape=(1, len(channels), H, W),
+            input_name="image",
+            cam_pooling=CamPooling.TOPK_MEAN,
+            cam_pooling_k=config.global_top_k,
+            cam_target_layer="backbone.features",
+        ),
+        patch_model=StageSpec(
+            file="patch.onnx",
+            sha256="",
+            input_shape=("batch", len(channels), S, S),
+            input_name="crop",
+            cam_pooling=CamPooling.TOPK_MEAN,
+            cam_pooling_k=config.patch_top_k,
+            cam_target_layer="backbone.features",
+        ),
+        pixel_spacing_mm=config.pixel_spacing_mm,
+        channels=channels,
+        normalization=Normalization(low_percentile=1.0, high_percentile=99.0),
+        intended_use=INTENDED_USE,
+    )

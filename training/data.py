@@ -1,0 +1,258 @@
+"""Training and held-out data from the synthetic generator, cached on disk per seed.
+
+Each case is generated at full size, run through the runtime preprocessing (`training.prep`), and
+reduced to what training needs: the global input, the lesion cover of every global CAM cell, and
+a few full-resolution crops (around lesions, and of normal tissue) with their own cell cover.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference.manifest import ModelManifest
+from inference.preprocess import shrink_mean
+from training import prep
+from viewer.dicomio.synthetic_types import SyntheticMammogram
+
+log = logging.getLogger(__name__)
+
+STRIDE = 16
+FULL_ROWS = 4096
+FULL_SPACING_MM = 0.07
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """What to generate for one seed: laterality, view and the lesion kinds ("" = none)."""
+
+    seed: int
+    laterality: str
+    view: str
+    kinds: tuple[str, ...]
+
+
+def case_spec(seed: int) -> CaseSpec:
+    """Deterministic case of a seed: 1/3 normal, 1/3 mass, 1/3 calcification cluster."""
+    rng = np.random.default_rng([seed, 7])
+    choice = seed % 3
+    kinds: tuple[str, ...] = ((), ("mass",), ("calcification_cluster",))[choice]
+    return CaseSpec(seed, str(rng.choice(["L", "R"])), str(rng.choice(["CC", "MLO"])), kinds)
+
+
+def generate(spec: CaseSpec, shape: tuple[int, int] | None = None) -> SyntheticMammogram:
+    """The SyntheticMammogram of a case; a smaller ``shape`` is the same breast in miniature."""
+    from viewer.dicomio.synthetic import LesionKind, generate_mammogram
+
+    kwargs: dict[str, object] = {}
+    if shape is not None:
+        kwargs = {"shape": shape, "pixel_spacing_mm": FULL_SPACING_MM * FULL_ROWS / shape[0]}
+    lesions = [LesionKind(k) for k in spec.kinds] if spec.kinds else "none"
+    return generate_mammogram(
+        spec.seed, laterality=spec.laterality, view=spec.view, lesions=lesions, **kwargs
+    )
+
+
+def _crop_box(center: tuple[float, float], size: int, shape: tuple[int, ...]) -> prep.Box:
+    r0 = int(np.clip(round(center[0] - size / 2), 0, shape[0] - size))
+    c0 = int(np.clip(round(center[1] - size / 2), 0, shape[1] - size))
+    return (r0, c0, r0 + size, c0 + size)
+
+
+def _inside(box: prep.Box, point: tuple[float, float]) -> bool:
+    return box[0] <= point[0] < box[2] and box[1] <= point[1] < box[3]
+
+
+def _crop_boxes(
+    rng: np.random.Generator,
+    centers: list[tuple[float, float]],
+    mask: np.ndarray,
+    density: np.ndarray,
+    factor: int,
+    image_hw: tuple[int, int],
+    size: int,
+    per_lesion: int,
+    normals: int,
+) -> list[tuple[prep.Box, int]]:
+    """Boxes (canonical) with labels: jittered around each lesion centre, and normal tissue."""
+    shape = image_hw
+    out: list[tuple[prep.Box, int]] = []
+    jitter = size / 2 - 24
+    for cy, cx in centers:
+        for _ in range(per_lesion):
+            dy, dx = rng.uniform(-jitter, jitter, 2)
+            box = _crop_box((cy + dy, cx + dx), size, shape)
+            out.append((box, int(_inside(box, (cy, cx)))))
+    rows, cols = np.nonzero(mask)
+    # Half of the normal crops come from the denser half of the breast (harder negatives).
+    dense = density[rows, cols] >= np.median(density[rows, cols]) if len(rows) else rows
+    tries = 0
+    while sum(1 for _, y in out if y == 0) < normals and tries < 200 and len(rows):
+        tries += 1
+        pool = np.flatnonzero(dense) if tries % 2 and dense.any() else np.arange(len(rows))
+        i = pool[rng.integers(len(pool))]
+        box = _crop_box((rows[i] * factor + factor / 2, cols[i] * factor + factor / 2), size, shape)
+        margin = size // 2
+        far = all(
+            not _inside((box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin), c)
+            for c in centers
+        )
+        if far:
+            out.append((box, 0))
+    return out
+
+
+def build_case(
+    spec: CaseSpec,
+    manifest: ModelManifest,
+    per_lesion: int,
+    normals: int,
+    shape: tuple[int, int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Generate one case and reduce it to arrays (see module docstring)."""
+    from viewer.dicomio.synthetic import lesion_mask
+
+    m = generate(spec, shape)
+    lesions = np.zeros(m.pixels.shape, bool)
+    for lesion in m.lesions:
+        lesions |= lesion_mask(m, lesion)
+    return reduce_case(
+        m.pixels.astype(np.float32),
+        m.pixel_spacing_mm,
+        m.laterality,
+        Truth(bool(m.lesions), lesions, tuple(lesion.center_yx for lesion in m.lesions)),
+        manifest,
+        (per_lesion, normals, spec.seed),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Truth:
+    """Ground truth of one image: label, lesion mask (original orientation, or None when only
+    the image label is known) and lesion centres (original (row, col))."""
+
+    label: bool
+    mask: np.ndarray | None
+    centers: tuple[tuple[float, float], ...]
+
+
+def reduce_case(
+    values: np.ndarray,
+    pixel_spacing_mm: float,
+    laterality: str,
+    truth: Truth,
+    manifest: ModelManifest,
+    crops_plan: tuple[int, int, int],
+) -> dict[str, np.ndarray]:
+    """Runtime preprocessing of one image plus its labels: global input, cell cover, crops.
+
+    ``crops_plan`` is (crops per lesion, normal crops, seed of the crop positions). Without a
+    mask (label only), the cell cover is all -1 (ignored by the dense loss) and only the normal
+    crops of a normal image are kept.
+    """
+    per_lesion, normals, seed = crops_plan
+    p = prep.prepare(values, pixel_spacing_mm, laterality, manifest)
+    t = p.transform
+    centers = [prep.canonical_point(c, t) for c in truth.centers]
+    small = shrink_mean(values, t.factor, t.flipped)
+    rng = np.random.default_rng([seed, 11])
+    boxes = _crop_boxes(
+        rng, centers, p.mask, small, t.factor, t.image_hw, manifest.crop_size, per_lesion, normals
+    )
+    if truth.mask is None and truth.label:
+        boxes = []
+    cell = manifest.crop_size // STRIDE
+    H, W = manifest.global_model.height_width
+    if truth.mask is None:
+        cover = np.full((H // STRIDE, W // STRIDE), 0.0 if not truth.label else -1.0, np.float32)
+        crop_cover = np.zeros((len(boxes), cell, cell), np.float32)
+    else:
+        cover = prep.global_cover(truth.mask, t, STRIDE)
+        crop_cover = np.stack(
+            [prep.crop_cover(truth.mask, t, b, STRIDE) for b, _ in boxes]
+        ).reshape(-1, cell, cell)
+    C, S = len(manifest.channels), manifest.crop_size
+    crops = prep.crops(p, [b for b, _ in boxes], manifest) if boxes else np.zeros((0, C, S, S))
+    return {
+        "global_input": p.global_input[0].astype(np.float16),
+        "global_cover": cover,
+        "label": np.array(int(truth.label)),
+        "crops": crops.astype(np.float16),
+        "crop_labels": np.array([y for _, y in boxes], np.int64),
+        "crop_cover": crop_cover,
+    }
+
+
+def lesion_records(m: SyntheticMammogram) -> list[dict[str, object]]:
+    """JSON-able ground truth of a mammogram's lesions (kind, centre, radius, contrast)."""
+    return [
+        {
+            "kind": str(lesion.kind),
+            "center_yx": list(lesion.center_yx),
+            "radius_px": float(lesion.radius_px),
+            "contrast": float(lesion.contrast),
+            "contrast_8x": float(getattr(lesion, "contrast_8x", 0.0)),
+            "size_mm": float(getattr(lesion, "size_mm", 0.0)),
+        }
+        for lesion in m.lesions
+    ]
+
+
+def _preprocessing_source_hash() -> str:
+    """Hash of the runtime preprocessing and generator sources: a change invalidates the cache."""
+    import inference.prepare
+    import inference.preprocess
+    import viewer.dicomio.synthetic
+
+    digest = hashlib.sha256()
+    for module in (inference.prepare, inference.preprocess, viewer.dicomio.synthetic):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def cached_case(
+    cache: Path,
+    spec: CaseSpec,
+    manifest: ModelManifest,
+    per_lesion: int,
+    normals: int,
+    shape: tuple[int, int] | None = None,
+) -> dict[str, np.ndarray]:
+    """``build_case`` through an on-disk cache keyed by seed, image shape and input geometry."""
+    inputs = json.dumps(
+        [
+            CACHE_VERSION,
+            _preprocessing_source_hash(),
+            shape,
+            manifest.global_model.input_shape,
+            manifest.crop_size,
+            [dataclasses.asdict(c) for c in manifest.channels],
+            dataclasses.asdict(manifest.normalization),
+            per_lesion,
+            normals,
+        ],
+        default=str,
+    )
+    key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
+    path = cache / key / f"case_{spec.seed}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            return dict(data)
+    arrays = build_case(spec, manifest, per_lesion, normals, shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return arrays
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write ``data`` as indented JSON."""
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

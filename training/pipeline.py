@@ -1,0 +1,134 @@
+"""`python -m training train`: data, patch pre-training, global training, export, manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference.manifest import ModelManifest
+from training import data
+from training.config import RunConfig
+from training.export import export_model, sha256_of
+from training.loop import Batchable, train_stage
+from training.models import CamClassifier
+
+log = logging.getLogger(__name__)
+
+
+def load_cases(
+    seeds: Sequence[int], config: RunConfig, manifest: ModelManifest, cache: Path
+) -> list[dict[str, np.ndarray]]:
+    """Cached arrays of every seed's case (generated on first use)."""
+    out = []
+    start = time.monotonic()
+    for i, seed in enumerate(seeds):
+        spec = data.case_spec(seed)
+        out.append(
+            data.cached_case(
+                cache,
+                spec,
+                manifest,
+                config.crops_per_lesion,
+                config.normal_crops,
+                config.image_shape,
+            )
+        )
+        if (i + 1) % 10 == 0 or i + 1 == len(seeds):
+            log.info("data %d/%d cases (%.0f s)", i + 1, len(seeds), time.monotonic() - start)
+    return out
+
+
+def stack_sets(cases: list[dict[str, np.ndarray]]) -> tuple[Batchable, Batchable]:
+    """(global set, patch set) from case arrays."""
+    global_set = Batchable(
+        np.stack([c["global_input"] for c in cases]),
+        np.array([float(c["label"]) for c in cases], np.float32),
+        np.stack([c["global_cover"] for c in cases]),
+    )
+    patch_set = Batchable(
+        np.concatenate([c["crops"] for c in cases]),
+        np.concatenate([c["crop_labels"] for c in cases]).astype(np.float32),
+        np.concatenate([c["crop_cover"] for c in cases]),
+    )
+    return global_set, patch_set
+
+
+def train_models(
+    config: RunConfig, cases: list[dict[str, np.ndarray]], seed: int
+) -> tuple[CamClassifier, CamClassifier, dict[str, object]]:
+    """Patch model first, then the global model initialized from the patch backbone."""
+    global_set, patch_set = stack_sets(cases)
+    channels = global_set.inputs.shape[1]
+    log.info(
+        "train: %d images (%d with lesions), %d crops (%d with lesions)",
+        len(global_set.labels),
+        int(global_set.labels.sum()),
+        len(patch_set.labels),
+        int(patch_set.labels.sum()),
+    )
+    torch.manual_seed(seed)
+    patch = CamClassifier(channels, top_k=config.patch_top_k, widths=config.widths)
+    t0 = time.monotonic()
+    patch_hist = train_stage(patch, patch_set, config.patch, seed, "patch")
+    t1 = time.monotonic()
+    glob = CamClassifier(channels, top_k=config.global_top_k, widths=config.widths)
+    glob.load_state_dict(patch.state_dict())
+    glob_hist = train_stage(glob, global_set, config.global_, seed + 1, "global")
+    t2 = time.monotonic()
+    info: dict[str, object] = {
+        "patch_train_seconds": round(t1 - t0, 1),
+        "global_train_seconds": round(t2 - t1, 1),
+        "patch_loss_per_epoch": [round(v, 4) for v in patch_hist],
+        "global_loss_per_epoch": [round(v, 4) for v in glob_hist],
+        "train_images": len(global_set.labels),
+        "train_crops": len(patch_set.labels),
+    }
+    return patch, glob, info
+
+
+def export_bundle(
+    out: Path, weights: Path, patch: CamClassifier, glob: CamClassifier, draft: ModelManifest
+) -> ModelManifest:
+    """Write global.onnx and patch.onnx (verified) and return the draft with their sha256."""
+    out.mkdir(parents=True, exist_ok=True)
+    g_shape = tuple(int(d) for d in draft.global_model.input_shape)
+    export_model(glob, out / "global.onnx", draft.global_model.input_name, _probe(g_shape), False)
+    C = draft.patch_model.channels
+    S = draft.crop_size
+    export_model(
+        patch, out / "patch.onnx", draft.patch_model.input_name, _probe((1, C, S, S)), True
+    )
+    save_weights(weights, patch, glob)
+    return dataclasses.replace(
+        draft,
+        global_model=dataclasses.replace(draft.global_model, sha256=sha256_of(out / "global.onnx")),
+        patch_model=dataclasses.replace(draft.patch_model, sha256=sha256_of(out / "patch.onnx")),
+    )
+
+
+def _probe(shape: tuple[int, ...]) -> torch.Tensor:
+    """A deterministic non-trivial example input for export and verification."""
+    gen = torch.Generator().manual_seed(0)
+    return torch.rand(shape, generator=gen)
+
+
+def save_weights(folder: Path, patch: CamClassifier, glob: CamClassifier) -> None:
+    """Torch weights as plain .npz arrays (no pickle), for Grad-CAM parity tests and fine-tuning."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, model in (("patch", patch), ("global", glob)):
+        arrays = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+        np.savez_compressed(folder / f"{name}.npz", **arrays)
+
+
+def load_weights(path: Path, model: CamClassifier) -> CamClassifier:
+    """Load weights written by ``save_weights`` into ``model`` (eval mode)."""
+    with np.load(path) as arrays:
+        state = {k: torch.from_numpy(arrays[k]) for k in arrays.files}
+    model.load_state_dict(state)
+    return model.eval()

@@ -1,0 +1,111 @@
+"""The three top-level jobs: train on synthetic data, train on a CSV of DICOM files, evaluate."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+from inference.manifest import MANIFEST_FILE, ModelManifest, manifest_from_dict
+from training import config as cfg
+from training import pipeline
+from training.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+
+def seeds(base: int, seed: int, count: int) -> list[int]:
+    """The seeds of one split: disjoint ranges per split and per run seed."""
+    return [base + seed * 10_000 + i for i in range(count)]
+
+
+def write_manifest(folder: Path, manifest: ModelManifest) -> None:
+    """Validate (round trip through the runtime parser) and write manifest.json."""
+    data = manifest.to_dict()
+    manifest_from_dict(data)
+    (folder / MANIFEST_FILE).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_manifest(folder: Path) -> ModelManifest:
+    """The manifest of a model folder, through the runtime parser."""
+    return manifest_from_dict(json.loads((folder / MANIFEST_FILE).read_text()))
+
+
+def training_data_text(config: RunConfig, seed: int, source: str) -> str:
+    """The manifest's plain-words description of the training data."""
+    tr = seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train)
+    va = seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation)
+    ho = seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out)
+    return (
+        f"{source}: synthetic mammograms from viewer.dicomio.synthetic (no real patient images); "
+        f"training seeds {tr[0]}-{tr[-1]} ({len(tr)} images, 1/3 normal, 1/3 one mass, "
+        f"1/3 one calcification cluster), validation seeds {va[0]}-{va[-1]} (operating points "
+        f"and fusion weight), held-out seeds {ho[0]}-{ho[-1]} (metrics)."
+    )
+
+
+def train_synthetic(out: Path, weights: Path, config: RunConfig, seed: int, cache: Path) -> None:
+    """Generate (cached) data, train both models, export, evaluate, write the manifest."""
+    draft = cfg.draft_manifest(config)
+    t0 = time.monotonic()
+    train_cases = pipeline.load_cases(
+        seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train), config, draft, cache
+    )
+    data_seconds = time.monotonic() - t0
+    patch, glob, info = pipeline.train_models(config, train_cases, seed)
+    info["data_seconds"] = round(data_seconds, 1)
+    del train_cases
+    manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
+    manifest = dataclasses.replace(
+        manifest, training_data=training_data_text(config, seed, "synthetic")
+    )
+    write_manifest(out, manifest)
+    (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
+    evaluate_folder(out, config, seed, write=True, extra={"training": info})
+
+
+def train_csv(csv: Path, out: Path, weights: Path, config: RunConfig, seed: int) -> None:
+    """Train on a user's DICOM files listed in a CSV (see training.csvdata)."""
+    from training import csvdata
+
+    draft = cfg.draft_manifest(config)
+    cases = csvdata.load_csv_cases(csv, draft, config)
+    patch, glob, info = pipeline.train_models(config, cases, seed)
+    manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
+    manifest = dataclasses.replace(
+        manifest,
+        training_data=f"DICOM images listed in {csv.name} ({len(cases)} images)",
+        metrics={"training": info, "note": "no held-out evaluation for CSV training"},
+    )
+    write_manifest(out, manifest)
+
+
+def evaluate_folder(
+    folder: Path,
+    config: RunConfig,
+    seed: int,
+    write: bool,
+    extra: dict[str, object] | None = None,
+) -> dict[str, object]:
+    """Measure a model folder with inference.Analyzer on validation and held-out seeds."""
+    from training import evaluate
+
+    manifest = read_manifest(folder)
+    val = evaluate.analyze_seeds(
+        folder, seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation), config
+    )
+    held = evaluate.analyze_seeds(
+        folder, seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out), config
+    )
+    fusion, points = evaluate.calibrate(val, manifest)
+    metrics = evaluate.summarize(held, fusion, points)
+    metrics.update(extra or {})
+    log.info("metrics: %s", json.dumps(metrics, indent=1, default=str))
+    if write:
+        write_manifest(
+            folder,
+            dataclasses.replace(manifest, fusion=fusion, operating_points=points, metrics=metrics),
+        )
+    return metrics
