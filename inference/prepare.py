@@ -59,6 +59,17 @@ def _gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(itk, float(sigma_px)))
 
 
+def breast_background(image: np.ndarray, mask: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian background from breast pixels only: G(x * m) / G(m) (normalized convolution).
+
+    Keeps the skin line from looking like a bright speck in the highpass channel.
+    """
+    weight = mask.astype(np.float32)
+    blurred = _gaussian(image * weight, sigma_px)
+    norm = _gaussian(weight, sigma_px)
+    return blurred / np.maximum(norm, np.float32(1e-6))
+
+
 def _transform(values: np.ndarray, laterality: str, grid_hw: tuple[int, int]) -> GridTransform:
     rows, cols = values.shape
     ratio = max(rows / grid_hw[0], cols / grid_hw[1])
@@ -113,7 +124,9 @@ def prepare_image(
             channels.append(intensity_value(grid, manifest.normalization, value_range, grid_mask))
         else:
             channels.append(
-                _global_highpass(values, small, t, spec, pixel_spacing_mm, value_range, grid_mask)
+                _global_highpass(
+                    values, small, mask, t, spec, pixel_spacing_mm, value_range, grid_mask
+                )
             )
     tensor = np.stack(channels)[None].astype(np.float32)
     return PreparedImage(values, pixel_spacing_mm, t, mask, value_range, tensor)
@@ -128,6 +141,7 @@ def _pad(content: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
 def _global_highpass(
     values: np.ndarray,
     small: np.ndarray,
+    mask: np.ndarray,
     t: GridTransform,
     spec: ChannelSpec,
     spacing: float,
@@ -137,7 +151,7 @@ def _global_highpass(
     """Per cell: brightest full-resolution pixel minus the Gaussian background at the cell."""
     sigma_px = float(spec.sigma_mm or 0) / spacing
     peak = max_to(shrink_max(values, t.factor, t.flipped), t.content_hw)
-    background = resample_to(_gaussian(small, sigma_px / t.factor), t.content_hw)
+    background = resample_to(breast_background(small, mask, sigma_px / t.factor), t.content_hw)
     hp = _pad(highpass_value(peak - background, spec, value_range), t.grid_hw)
     hp[~grid_mask] = 0
     return hp
@@ -159,7 +173,7 @@ def _region_mask(prep: PreparedImage, box: Box) -> np.ndarray:
 
 
 def _crop_highpass(prep: PreparedImage, box: Box, spec: ChannelSpec) -> np.ndarray:
-    """x - Gaussian(x) at full resolution, computed on the crop plus a 3-sigma margin."""
+    """x - breast background at full resolution, computed on the crop plus a 3-sigma margin."""
     sigma_px = float(spec.sigma_mm or 0) / prep.pixel_spacing_mm
     margin = math.ceil(3 * sigma_px)
     rows, cols = prep.transform.image_hw
@@ -170,7 +184,7 @@ def _crop_highpass(prep: PreparedImage, box: Box, spec: ChannelSpec) -> np.ndarr
         min(cols, box[3] + margin),
     )
     region = canonical_region(prep.values, prep.transform, outer)
-    hp = region - _gaussian(region, sigma_px)
+    hp = region - breast_background(region, _region_mask(prep, outer), sigma_px)
     r, c = box[0] - outer[0], box[1] - outer[1]
     inner = hp[r : r + box[2] - box[0], c : c + box[3] - box[1]]
     return highpass_value(inner, spec, prep.value_range)
