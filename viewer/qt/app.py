@@ -1,0 +1,48 @@
+"""`mammolens [PATHS...]` and `mammolens --demo`: start the Qt application and the main window."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6 import QtGui, QtWidgets
+
+from viewer.qt.main_window import MainWindow
+
+ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "mammolens.png"
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """PATHS (files, folders, DICOMDIR) and --demo."""
+    parser = argparse.ArgumentParser(prog="mammolens", description="MammoLens DICOM viewer")
+    parser.add_argument("paths", nargs="*", type=Path, help="DICOM files, folders or DICOMDIR")
+    parser.add_argument("--demo", action="store_true", help="open the synthetic demo study")
+    return parser.parse_args(list(argv))
+
+
+def demo_paths() -> list[Path]:
+    """The demo study's files, generated into the user cache on first use."""
+    from viewer.commands.demo import ensure_demo_study
+
+    return [Path(p) for p in ensure_demo_study().image_paths]
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the viewer until its window closes; returns the exit status."""
+    args = parse_args(argv)
+    paths = list(args.paths)
+    if args.demo:
+        paths += demo_paths()
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("MammoLens")
+    app.setOrganizationName("MammoLens")
+    if ICON.exists():
+        app.setWindowIcon(QtGui.QIcon(str(ICON)))
+    window = MainWindow()
+    window.resize(1600, 1000)
+    window.show()
+    if paths:
+        window.open_paths(paths)
+    return int(app.exec())

@@ -1,0 +1,59 @@
+"""The grid of canvases a hanging protocol asks for; one canvas is active (keys act on it)."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from viewer.model import SINGLE_VIEW, HangingProtocol, ViewerState
+from viewer.qt.canvas import ImageCanvas
+
+_ACTIVE_STYLE = "ImageCanvas { border: 2px solid #3d8ee6; }"
+_IDLE_STYLE = "ImageCanvas { border: 2px solid #202020; }"
+
+
+class ViewGrid(QtWidgets.QWidget):
+    """Canvases laid out as `protocol` says; `active_changed(canvas)` when another is clicked."""
+
+    active_changed = QtCore.Signal(object)
+    hovered = QtCore.Signal(str)
+
+    def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.protocol = SINGLE_VIEW
+        self.canvases: list[ImageCanvas] = []
+        self.active: ImageCanvas | None = None
+        self._layout = QtWidgets.QGridLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(2)
+        self.set_protocol(SINGLE_VIEW)
+
+    def set_protocol(self, protocol: HangingProtocol) -> None:
+        """Lay out one canvas per cell; existing canvases are reused in order (they keep images)."""
+        self.protocol = protocol
+        needed = len(protocol.cells)
+        while len(self.canvases) < needed:
+            canvas = ImageCanvas(self.state, self)
+            canvas.activated.connect(self.set_active)
+            canvas.hovered.connect(self.hovered)
+            self.canvases.append(canvas)
+        for canvas in self.canvases[needed:]:
+            canvas.clear()
+            self._layout.removeWidget(canvas)
+            canvas.deleteLater()
+        self.canvases = self.canvases[:needed]
+        for canvas, cell in zip(self.canvases, protocol.cells, strict=True):
+            self._layout.addWidget(canvas, cell.row, cell.col)
+            canvas.show()
+        if self.active not in self.canvases:
+            self.set_active(self.canvases[0])
+
+    def set_active(self, canvas: ImageCanvas) -> None:
+        """Make `canvas` the one keys and panels act on."""
+        if canvas is self.active:
+            return
+        self.active = canvas
+        for other in self.canvases:
+            other.setStyleSheet(_ACTIVE_STYLE if other is canvas and len(self.canvases) > 1
+                                else _IDLE_STYLE)  # fmt: skip
+        self.active_changed.emit(canvas)

@@ -1,0 +1,137 @@
+"""Everything slow runs here, off the GUI thread, in superqt workers (QThreadPool).
+
+Jobs are plain functions (testable without Qt); `Jobs` starts them, keeps the workers alive
+until they finish, and sends every error to the one `Notifier`. Results carry the request they
+answer, so a result that arrives after the user moved on is recognised and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6 import QtCore
+from superqt.utils import create_worker
+
+from viewer import dicomio
+from viewer.model import Cell
+
+THUMBNAIL_SIZE = 160
+_BRIGHTNESS_STEP = 16
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Load `path` into canvas `slot`; `generation` tells stale answers from current ones."""
+
+    path: Path
+    slot: int
+    generation: int
+    cell: Cell | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedImage:
+    """A decoded image with what the GUI needs to show it at once."""
+
+    request: LoadRequest
+    image: dicomio.ModalityImage
+    default_voi: dicomio.VoiSetting
+    brightness: np.ndarray  # small gray image, tissue bright: for the hanging's mirroring
+
+
+@dataclass(frozen=True, eq=False)
+class ScanResult:
+    """What a scan found: the patient tree, the image headers in it, and the files that failed."""
+
+    patients: list[Any]
+    headers: list[dicomio.ImageHeader]
+    errors: list[dicomio.DicomInputError] = field(default_factory=list)
+
+
+def load_for_display(request: LoadRequest, pool: dicomio.DecoderPool | None) -> LoadedImage:
+    """Decode, pick the default VOI, and a strided gray preview (through the display LUT)."""
+    image = dicomio.load_image(request.path, pool)
+    voi = dicomio.default_voi(image)
+    return LoadedImage(request, image, voi, brightness_preview(image, voi))
+
+
+def brightness_preview(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) -> np.ndarray:
+    """Every 16th pixel of frame 0 as displayed (MONOCHROME1 inverted), tissue bright."""
+    sample = image.stored[0, ::_BRIGHTNESS_STEP, ::_BRIGHTNESS_STEP]
+    if not image.header.is_grayscale or sample.dtype.kind not in "iu":
+        return np.asarray(sample, dtype=np.float32).reshape((*sample.shape[:2], -1)).mean(-1)
+    offset, table = dicomio.display_lut(image, voi, False)
+    index = np.clip(sample.astype(np.int64) - offset, 0, len(table) - 1)
+    return table[index]
+
+
+def make_thumbnail(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) -> np.ndarray:
+    """The displayed frame 0 shrunk to at most THUMBNAIL_SIZE px by SimpleITK (area average)."""
+    import SimpleITK as sitk  # noqa: N813 (the name its docs use)
+
+    pixels = dicomio.render_display(image, voi, False, 0)
+    factor = max(1, int(np.ceil(max(pixels.shape[:2]) / THUMBNAIL_SIZE)))
+    is_rgb = pixels.ndim == 3
+    sitk_image = sitk.GetImageFromArray(pixels, isVector=is_rgb)
+    shrunk = sitk.BinShrink(sitk_image, [factor, factor])
+    return np.ascontiguousarray(sitk.GetArrayFromImage(shrunk).astype(np.uint8))
+
+
+def scan(paths: Sequence[Path]) -> ScanResult:
+    """Group files / folders / DICOMDIRs into patients; single files that fail are reported."""
+    errors: list[dicomio.DicomInputError] = []
+    patients = list(dicomio.scan_paths([Path(p) for p in paths]))
+    headers = headers_of(patients)
+    found = {Path(h.path).resolve() for h in headers}
+    for path in map(Path, paths):
+        if path.is_file() and path.name.upper() != "DICOMDIR" and path.resolve() not in found:
+            try:
+                headers.append(dicomio.read_header(path))
+            except dicomio.DicomInputError as exc:
+                errors.append(exc)
+    return ScanResult(patients, headers, errors)
+
+
+def headers_of(patients: Sequence[Any]) -> list[dicomio.ImageHeader]:
+    """Every image header in a patient / study / series / image tree, in tree order."""
+    headers = []
+    for patient in patients:
+        for study in patient.studies:
+            for series in study.series:
+                headers.extend(image.header for image in series.images)
+    return headers
+
+
+class Jobs(QtCore.QObject):
+    """Starts functions in worker threads; errors go to `on_error`; keeps workers referenced."""
+
+    def __init__(self, on_error: Callable[[BaseException], None], parent: QtCore.QObject) -> None:
+        super().__init__(parent)
+        self._on_error = on_error
+        self._running: set[Any] = set()
+
+    def start(self, function: Callable[..., Any], *args: Any, returned: Callable[[Any], None],
+              errored: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
+        """Run `function(*args)` in the pool; `returned` / `errored` run on the GUI thread."""
+        worker = create_worker(function, *args, _start_thread=False)
+        worker.returned.connect(returned)
+        worker.errored.connect(errored or self._on_error)
+        worker.finished.connect(lambda: self._running.discard(worker))
+        self._running.add(worker)
+        worker.start()
+
+    @property
+    def busy(self) -> bool:
+        """True while a job has not finished."""
+        return bool(self._running)
+
+    def wait(self, timeout_ms: int = 30000) -> None:
+        """Block until every job finished and its signals were delivered (tests, shutdown)."""
+        deadline = QtCore.QDeadlineTimer(timeout_ms)
+        while self._running and not deadline.hasExpired():
+            QtCore.QThreadPool.globalInstance().waitForDone(20)
+            QtCore.QCoreApplication.processEvents()
