@@ -1,0 +1,76 @@
+"""Smoke run of `python -m training train --quick`: a few steps on tiny synthetic images."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import onnxruntime as ort  # noqa: E402
+
+from inference import Analyzer, load_manifest  # noqa: E402
+from training import config as cfg  # noqa: E402
+from training import data  # noqa: E402
+from training.cli import main  # noqa: E402
+from training.models import CamClassifier  # noqa: E402
+from training.pipeline import load_weights  # noqa: E402
+
+pytestmark = pytest.mark.train
+
+
+@pytest.fixture(scope="module")
+def quick_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("quick")
+    argv = ["train", "--out", str(root / "model"), "--quick", "--cache", str(root / "cache")]
+    assert main([*argv, "--threads", "1"]) == 0
+    return root / "model"
+
+
+def test_quick_training_writes_a_loadable_model(quick_model: Path) -> None:
+    manifest = load_manifest(quick_model)  # checks both sha256 and the schema
+    for stage in (manifest.global_model, manifest.patch_model):
+        digest = hashlib.sha256((quick_model / stage.file).read_bytes()).hexdigest()
+        assert digest == stage.sha256
+    assert manifest.name == cfg.MODEL_NAME
+    assert "NOT FOR CLINICAL USE" in manifest.intended_use
+    assert "no real patient images" in manifest.training_data
+    assert {"image_auc", "crop_auc", "mass", "calcification_cluster"} <= set(manifest.metrics)
+    assert manifest.metrics["held_out_images"] == cfg.QUICK.n_held_out
+    assert len(manifest.operating_points) == 2
+    log = json.loads((quick_model / "torch" / "training_log.json").read_text())
+    assert log["train_images"] == cfg.QUICK.n_train
+
+
+def test_quick_model_runs_in_the_analyzer(quick_model: Path) -> None:
+    m = data.generate(data.case_spec(1), cfg.QUICK.image_shape)
+    result = Analyzer(quick_model, device="cpu", top_k=3).analyze(
+        m.pixels.astype(np.float32),
+        pixel_spacing_mm=m.pixel_spacing_mm,
+        laterality=m.laterality,
+        view=m.view,
+    )
+    assert 0.0 <= result.fused_score <= 1.0
+    assert 1 <= len(result.crops) <= 3
+    assert all(c.box[2] - c.box[0] == cfg.QUICK.crop_size for c in result.crops)
+
+
+def test_saved_torch_weights_reproduce_the_onnx_outputs(quick_model: Path) -> None:
+    manifest = load_manifest(quick_model)
+    C = len(manifest.channels)
+    S = manifest.crop_size
+    model = CamClassifier(C, top_k=cfg.QUICK.patch_top_k, widths=cfg.QUICK.widths)
+    load_weights(quick_model / "torch" / "patch.npz", model)
+    x = torch.rand(3, C, S, S, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        logit, cam = model(x)
+    session = ort.InferenceSession(
+        str(quick_model / "patch.onnx"), providers=["CPUExecutionProvider"]
+    )
+    o_logit, o_cam = session.run(["logit", "cam"], {"crop": x.numpy()})
+    assert np.abs(o_logit - logit.numpy()).max() <= 1e-4
+    assert np.abs(o_cam - cam.numpy()).max() <= 1e-4
