@@ -109,7 +109,7 @@ def write_model(
     crop: int = 64,
     channels: list[dict[str, Any]] | None = None,
     global_offset: float = 0.6,
-    stride: int = 8,
+    stride: int = 4,
 ) -> Path:
     """Write manifest.json + global.onnx + patch.onnx into `folder`; returns folder."""
     folder.mkdir(parents=True, exist_ok=True)
