@@ -80,6 +80,7 @@ def train_csv(csv: Path, out: Path, weights: Path, config: RunConfig, seed: int)
         metrics={"training": info, "note": "no held-out evaluation for CSV training"},
     )
     write_manifest(out, manifest)
+    (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 def evaluate_folder(
