@@ -8,6 +8,7 @@ a few full-resolution crops (around lesions, and of normal tissue) with their ow
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -205,8 +206,13 @@ def lesion_records(m: SyntheticMammogram) -> list[dict[str, object]]:
     ]
 
 
-def _preprocessing_source_hash() -> str:
-    """Hash of the runtime preprocessing and generator sources: a change invalidates the cache."""
+@functools.cache
+def preprocessing_source_hash() -> str:
+    """Hash of the runtime preprocessing and generator sources: a change invalidates the cache.
+
+    Computed once per process, right after the modules were imported, so that a source file
+    edited while a run is going does not label data made by the old code with the new hash.
+    """
     import inference.prepare
     import inference.preprocess
     import viewer.dicomio.synthetic
@@ -229,7 +235,7 @@ def cached_case(
     inputs = json.dumps(
         [
             CACHE_VERSION,
-            _preprocessing_source_hash(),
+            preprocessing_source_hash(),
             shape,
             manifest.global_model.input_shape,
             manifest.crop_size,

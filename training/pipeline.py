@@ -16,7 +16,7 @@ from training import data
 from training.config import RunConfig
 from training.export import export_model, sha256_of
 from training.loop import Batchable, train_stage
-from training.models import CamClassifier
+from training.models import CamClassifier, count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def load_cases(
     """Cached arrays of every seed's case (generated on first use)."""
     out = []
     start = time.monotonic()
+    log.info("data cache key source hash %s", data.preprocessing_source_hash()[:16])
     for i, seed in enumerate(seeds):
         spec = data.case_spec(seed)
         out.append(
@@ -86,6 +87,13 @@ def train_models(
         "global_train_seconds": round(t2 - t1, 1),
         "patch_loss_per_epoch": [round(v, 4) for v in patch_hist],
         "global_loss_per_epoch": [round(v, 4) for v in glob_hist],
+        "architecture": {
+            "widths": list(config.widths),
+            "patch_top_k": config.patch_top_k,
+            "global_top_k": config.global_top_k,
+            "patch_parameters": count_parameters(patch),
+            "global_parameters": count_parameters(glob),
+        },
         "train_images": len(global_set.labels),
         "train_crops": len(patch_set.labels),
     }
