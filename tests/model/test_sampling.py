@@ -27,19 +27,34 @@ def test_area_reduce_is_the_block_mean_including_partial_edge_blocks() -> None:
 def test_tile_covers_the_visible_region_at_screen_resolution() -> None:
     frames = np.random.default_rng(1).integers(0, 4096, (1, 4096, 3328), dtype=np.uint16)
     sampler = ScreenSampler(frames)
-    tile = sampler.tile(0, (0.0, -300.0, 4096.0, 3628.0), 1200 / 4096)
+    zoom = 1200 / 4096
+    tile = sampler.tile(0, (0.0, -300.0, 4096.0, 3628.0), zoom)
     assert tile.step == 3
     row0, col0, rows, cols = tile.rect
-    assert (row0, col0) == (0, 0) and rows >= 4096 and cols >= 3328
-    assert tile.data.shape == (1366, 1110)
-    assert sampler.tile(0, (0.0, -300.0, 4096.0, 3628.0), 1200 / 4096) is tile  # cached
+    assert (row0, col0) == (0, 0)
+    assert rows == pytest.approx(4096, abs=1 / zoom) and cols == pytest.approx(3328, abs=1 / zoom)
+    assert tile.data.shape == (1200, 975)  # one value per screen pixel: drawn unscaled
+    assert rows / tile.data.shape[0] == pytest.approx(1 / zoom)
+    assert sampler.tile(0, (0.0, -300.0, 4096.0, 3628.0), zoom) is tile  # cached
+    level = sampler.level(0, 3)
+    # screen pixel (i, j) shows the block mean under its center
+    i, j = 600, 400
+    assert tile.data[i, j] == level[int((i + 0.5) / zoom) // 3, int((j + 0.5) / zoom) // 3]
+
+
+def test_screen_tile_of_a_zoomed_out_part_is_clipped_to_the_image() -> None:
+    frames = np.arange(100 * 80, dtype=np.uint16).reshape(1, 100, 80)
+    tile = ScreenSampler(frames).tile(0, (50.0, -20.0, 150.0, 60.0), 0.5)
+    assert tile.rect == (50.0, 0.0, 50.0, 60.0)
+    assert tile.data.shape == (25, 30)
+    assert tile.data[0, 0] == area_reduce(frames[0], 2)[25, 0]
 
 
 def test_tile_at_zoom_above_one_holds_the_real_stored_pixels() -> None:
     frames = np.random.default_rng(2).integers(0, 4096, (1, 500, 400), dtype=np.uint16)
     tile = ScreenSampler(frames).tile(0, (100.2, 50.5, 150.7, 90.1), 8.0)
-    row0, col0, rows, cols = tile.rect
-    assert tile.step == 1
+    row0, col0, rows, cols = (int(v) for v in tile.rect)
+    assert tile.step == 1 and tile.rect == (row0, col0, rows, cols)
     np.testing.assert_array_equal(tile.data, frames[0, row0 : row0 + rows, col0 : col0 + cols])
     assert row0 <= 100 and row0 + rows >= 151 and col0 <= 50 and col0 + cols >= 91
 

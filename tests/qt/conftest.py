@@ -11,6 +11,7 @@ import pytest
 from PySide6 import QtCore, QtWidgets
 
 import viewer.qt  # noqa: F401  (sets pyqtgraph's row-major image axis order)
+from viewer.qt.main_window import MainWindow
 from viewer.qt.settings import Settings
 
 
@@ -51,3 +52,30 @@ def settings(tmp_path: Path) -> Settings:
     """Settings in an INI file of this test only."""
     store = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
     return Settings(store)
+
+
+@pytest.fixture
+def window(qtbot, settings: Settings) -> MainWindow:
+    """A shown main window with isolated settings; its workers finish before it closes."""
+    main = MainWindow(settings)
+    qtbot.addWidget(main, before_close_func=lambda w: w.jobs.wait())
+    main.resize(1000, 800)
+    main.show()
+    qtbot.waitExposed(main)
+    return main
+
+
+def open_and_wait(qtbot, window: MainWindow, paths: list[Path], slots: int = 1) -> None:
+    """Open `paths` and wait until `slots` canvases show newly loaded images."""
+    before = [c.display for c in window.grid.canvases]
+    window.open_paths(paths)
+
+    def shown() -> bool:
+        canvases = window.grid.canvases
+        return len(canvases) == slots and all(
+            c.display is not None and (i >= len(before) or c.display is not before[i])
+            for i, c in enumerate(canvases)
+        )
+
+    qtbot.waitUntil(shown, timeout=20000)
+    window.jobs.wait()

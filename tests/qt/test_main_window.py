@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 
+from tests.qt.conftest import open_and_wait
 from tests.qt.dicom_factory import PATIENT_NAME, breast_pixels, write_four_views, write_mg
 from tests.qt.helpers import drag, wheel
 from viewer import dicomio
@@ -15,31 +16,6 @@ from viewer.qt.notify import Level
 from viewer.qt.settings import Settings
 
 Qt = QtCore.Qt
-
-
-@pytest.fixture
-def window(qtbot, settings: Settings) -> MainWindow:
-    main = MainWindow(settings)
-    qtbot.addWidget(main, before_close_func=lambda w: w.jobs.wait())
-    main.resize(1000, 800)
-    main.show()
-    qtbot.waitExposed(main)
-    return main
-
-
-def open_and_wait(qtbot, window: MainWindow, paths: list[Path], slots: int = 1) -> None:
-    before = [c.display for c in window.grid.canvases]
-    window.open_paths(paths)
-
-    def shown() -> bool:
-        canvases = window.grid.canvases
-        return len(canvases) == slots and all(
-            c.display is not None and (i >= len(before) or c.display is not before[i])
-            for i, c in enumerate(canvases)
-        )
-
-    qtbot.waitUntil(shown, timeout=20000)
-    window.jobs.wait()
 
 
 def linear_window(stored: np.ndarray, center: float, width: float) -> np.ndarray:

@@ -1,10 +1,12 @@
-"""The visible part of an image at about screen resolution: what makes windowing fast.
+"""The visible part of an image at screen resolution: what makes windowing fast.
 
 A mammogram has ~13.6 M pixels; a canvas shows ~2 M. Applying the display LUT to the whole image
 on every window/level step is wasted work, so the canvas asks for a `Tile`: the stored values of
-the visible region, area-reduced by an integer factor `step` to about one value per screen pixel
-(never below one stored pixel per image pixel, so at zoom >= 1 the real pixels are shown). Tiles
-and reduced levels are cached, so a W/L drag costs one table lookup over the tile only.
+the visible region at one value per screen pixel. Below 1:1 the image is first area-reduced by
+the integer factor `step` (block means, cached per level), then sampled at the screen pixel
+centers, so the tile is drawn unscaled. At zoom >= 1 the tile holds the real stored pixels and
+the canvas magnifies them (nearest neighbour). Tiles are cached while the view does not change,
+so a W/L drag costs one table lookup over the screen-sized tile only.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ import numpy as np
 
 @dataclass(frozen=True, eq=False)
 class Tile:
-    """Reduced values of an image region and where it lies: `rect` = (row0, col0, rows, cols).
+    """Values of an image region and where it lies: `rect` = (row0, col0, rows, cols).
 
-    `rect` is in full-resolution image pixels; `data` has shape (rows/step, cols/step[, 3]).
+    `rect` is in full-resolution image pixels (fractional below 1:1); `data` covers it evenly.
     """
 
     data: np.ndarray
-    rect: tuple[int, int, int, int]
+    rect: tuple[float, float, float, float]
     step: int
     frame: int
 
@@ -72,7 +74,7 @@ class ScreenSampler:
         self._levels: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._max_levels = max_levels
         self._tile: Tile | None = None
-        self._tile_key: tuple[int, int, int, int, int, int] | None = None
+        self._tile_key: tuple[float, ...] | None = None
         self._index: tuple[Tile, int, int, np.ndarray] | None = None
 
     @property
@@ -95,18 +97,39 @@ class ScreenSampler:
 
     def tile(self, frame: int, visible: tuple[float, float, float, float], zoom: float) -> Tile:
         """The tile covering `visible` (row0, col0, row1, col1) at `zoom`; same object if cached."""
-        step = reduction_step(zoom)
+        if zoom < 1.0:
+            return self._screen_tile(frame, visible, zoom)
         rows, cols = self.shape
-        level_rows, level_cols = -(-rows // step), -(-cols // step)
-        r0 = _clip(math.floor(visible[0] / step) - self.MARGIN, level_rows)
-        c0 = _clip(math.floor(visible[1] / step) - self.MARGIN, level_cols)
-        r1 = _clip(math.ceil(visible[2] / step) + self.MARGIN, level_rows)
-        c1 = _clip(math.ceil(visible[3] / step) + self.MARGIN, level_cols)
-        key = (frame, step, r0, c0, r1, c1)
+        r0 = _clip(math.floor(visible[0]) - self.MARGIN, rows)
+        c0 = _clip(math.floor(visible[1]) - self.MARGIN, cols)
+        r1 = _clip(math.ceil(visible[2]) + self.MARGIN, rows)
+        c1 = _clip(math.ceil(visible[3]) + self.MARGIN, cols)
+        key = (frame, 1.0, r0, c0, r1, c1)
         if self._tile is not None and key == self._tile_key:
             return self._tile
-        data = np.ascontiguousarray(self.level(frame, step)[r0:r1, c0:c1])
-        rect = (r0 * step, c0 * step, (r1 - r0) * step, (c1 - c0) * step)
+        data = np.ascontiguousarray(self._frames[frame, r0:r1, c0:c1])
+        rect = (float(r0), float(c0), float(r1 - r0), float(c1 - c0))
+        step = 1
+        self._tile, self._tile_key = Tile(data, rect, step, frame), key
+        return self._tile
+
+    def _screen_tile(
+        self, frame: int, visible: tuple[float, float, float, float], zoom: float
+    ) -> Tile:
+        """Below 1:1: the area-reduced level sampled at the centers of the screen pixels."""
+        rows, cols = self.shape
+        row0, col0 = max(visible[0], 0.0), max(visible[1], 0.0)
+        out_rows = max(math.floor((min(visible[2], rows) - row0) * zoom), 0)
+        out_cols = max(math.floor((min(visible[3], cols) - col0) * zoom), 0)
+        key = (frame, zoom, row0, col0, out_rows, out_cols)
+        if self._tile is not None and key == self._tile_key:
+            return self._tile
+        step = reduction_step(zoom)
+        level = self.level(frame, step)
+        row_index = _sample_index(row0, out_rows, zoom, step, level.shape[0])
+        col_index = _sample_index(col0, out_cols, zoom, step, level.shape[1])
+        data = level[row_index[:, None], col_index[None, :]]
+        rect = (row0, col0, out_rows / zoom, out_cols / zoom)
         self._tile, self._tile_key = Tile(data, rect, step, frame), key
         return self._tile
 
@@ -134,6 +157,12 @@ def lut_index(tile: Tile, offset: int, size: int) -> np.ndarray:
     if offset:
         index -= offset
     return np.clip(index, 0, size - 1, out=index)
+
+
+def _sample_index(start: float, count: int, zoom: float, step: int, size: int) -> np.ndarray:
+    """Level indices under the centers of `count` screen pixels from image coordinate `start`."""
+    centers = start + (np.arange(count, dtype=np.float64) + 0.5) / zoom
+    return np.clip((centers // step).astype(np.intp), 0, size - 1)
 
 
 def _clip(value: int, upper: int) -> int:

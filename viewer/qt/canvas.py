@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from viewer.model import Camera, ImageDisplay, ScreenSampler, Tile, ViewerState
 from viewer.qt.layer_items import LayerItems
-from viewer.qt.overlays import OverlayFrame
+from viewer.qt.overlays import Overlay
 
 WHEEL_ZOOM_PER_DEGREE = 1.0125  # one notch (15 degrees) zooms by ~20 %
 
@@ -33,6 +33,10 @@ class ImageCanvas(QtWidgets.QGraphicsView):
 
     hovered = QtCore.Signal(str)  # status bar text for the pixel under the cursor
     activated = QtCore.Signal(object)  # this canvas got a click: it becomes the active one
+    # pyqtgraph items connect to these on any view they are shown in (pg.GraphicsView's API);
+    # our items need no notification (no auto-downsampling), so they are never emitted.
+    sigDeviceRangeChanged = QtCore.Signal(object)  # noqa: N815 (pyqtgraph name)
+    sigDeviceTransformChanged = QtCore.Signal(object)  # noqa: N815 (pyqtgraph name)
 
     def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -44,7 +48,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         self._color_frames: np.ndarray | None = None
         self._drag: tuple[QtCore.Qt.MouseButton, QtCore.QPointF] | None = None
         self._setup_scene()
-        self.overlay = OverlayFrame(self)
+        self.overlay = Overlay(self)
         self.layer_items = LayerItems(self._root)
         state.privacy_changed.connect(self._update_overlay)
 
@@ -65,7 +69,8 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         self._root = QtWidgets.QGraphicsRectItem()  # carries the camera transform
         self._root.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
         self.scene().addItem(self._root)
-        self.image_item = pg.ImageItem(parent=self._root)
+        self.image_item = pg.ImageItem()
+        self.image_item.setParentItem(self._root)
         self.image_item.setOpts(autoLevels=False)
         self.image_item.setLevels(None)
 
@@ -168,6 +173,11 @@ class ImageCanvas(QtWidgets.QGraphicsView):
 
     # --- geometry ------------------------------------------------------------------------
 
+    def drawForeground(self, painter: QtGui.QPainter, rect: QtCore.QRectF) -> None:  # noqa: N802
+        """Corner text over the image (scene coordinates are viewport pixels)."""
+        width, height = self._canvas_size()
+        self.overlay.paint(painter, width, height)
+
     def viewport_pos_of(self, row: float, col: float) -> QtCore.QPointF:
         """Where image point (row, col) is drawn, in viewport pixels (through the Qt transforms)."""
         scene = self._root.mapToScene(QtCore.QPointF(col, row))
@@ -182,7 +192,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         super().resizeEvent(event)
         width, height = self._canvas_size()
         self.setSceneRect(0, 0, width, height)
-        self.overlay.setGeometry(0, 0, self.width(), self.height())
+        self.overlay.place_banner()
         if self.camera is not None:
             self.camera.canvas_size = (width, height)
 

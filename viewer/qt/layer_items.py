@@ -31,7 +31,8 @@ class HeatmapItem:
 
     def __init__(self, layer: HeatmapLayer, root: QtWidgets.QGraphicsItem) -> None:
         self.layer = layer
-        self.item = pg.ImageItem(parent=root)
+        self.item = pg.ImageItem()
+        self.item.setParentItem(root)
         self.item.setZValue(10)
         self.redraw()
         for signal in (layer.visible_changed, layer.opacity_changed):

@@ -1,75 +1,57 @@
-"""Corner text and the warning banner over a canvas; they only display `viewer.model.overlay`."""
+"""Corner text and the warning banner over a canvas; they only display `viewer.model.overlay`.
+
+The corner text is painted by the canvas in `drawForeground` (plain QPainter text on a dark
+box): label widgets with style sheets cost more to lay out and paint than a whole W/L frame.
+"""
 
 from __future__ import annotations
 
-import html
-
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from viewer.model import Corner, ImageDisplay, overlay_text, warnings_for
 
-_LABEL_STYLE = (
-    "QLabel { color: #f0f0f0; background: rgba(0, 0, 0, 120); padding: 3px 6px; font-size: 13px; }"
-)
 _BANNER_STYLE = (
     "QLabel { color: black; background: rgba(255, 170, 0, 225); padding: 4px 10px;"
     " font-size: 13px; font-weight: bold; }"
 )
-_ALIGN = {
-    Corner.TOP_LEFT: QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop,
-    Corner.TOP_RIGHT: QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignTop,
-    Corner.BOTTOM_LEFT: QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignBottom,
-    Corner.BOTTOM_RIGHT: QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignBottom,
-}
 _MIRROR = {
     Corner.TOP_LEFT: Corner.TOP_RIGHT,
     Corner.TOP_RIGHT: Corner.TOP_LEFT,
     Corner.BOTTOM_LEFT: Corner.BOTTOM_RIGHT,
     Corner.BOTTOM_RIGHT: Corner.BOTTOM_LEFT,
 }
+_MARGIN, _PAD = 6, 4
+_TEXT = QtGui.QColor(240, 240, 240)
+_BOX = QtGui.QColor(0, 0, 0, 130)
 
 
-class OverlayFrame(QtWidgets.QWidget):
-    """Transparent to the mouse; four corner labels and a banner, laid out over the canvas.
+class Overlay:
+    """The lines shown in each corner of one canvas, and its warning banner.
 
     `mirrored` swaps left and right corners, so the view label sits on the side away from the
     chest wall when a hanging protocol puts the chest wall on the left.
     """
 
-    def __init__(self, parent: QtWidgets.QWidget) -> None:
-        super().__init__(parent)
-        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    def __init__(self, canvas: QtWidgets.QGraphicsView) -> None:
+        self.canvas = canvas
         self.mirrored = False
-        self.corners: dict[Corner, QtWidgets.QLabel] = {}
-        layout = QtWidgets.QGridLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        positions = {
-            Corner.TOP_LEFT: (0, 0),
-            Corner.TOP_RIGHT: (0, 2),
-            Corner.BOTTOM_LEFT: (2, 0),
-            Corner.BOTTOM_RIGHT: (2, 2),
-        }
-        for corner, (row, col) in positions.items():
-            label = QtWidgets.QLabel(self)
-            label.setStyleSheet(_LABEL_STYLE)
-            label.setTextFormat(QtCore.Qt.TextFormat.RichText)
-            label.hide()
-            layout.addWidget(label, row, col, _ALIGN[corner])
-            self.corners[corner] = label
-        self.banner = QtWidgets.QLabel(self)
+        self.lines: dict[Corner, list[str]] = {}
+        self.font = QtGui.QFont(canvas.font())
+        self.font.setPixelSize(14)
+        self.big_font = QtGui.QFont(self.font)
+        self.big_font.setPixelSize(24)
+        self.big_font.setBold(True)
+        self.banner = QtWidgets.QLabel(canvas)
         self.banner.setStyleSheet(_BANNER_STYLE)
+        self.banner.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.banner.hide()
-        layout.addWidget(self.banner, 0, 1, QtCore.Qt.AlignmentFlag.AlignHCenter)
-        layout.setRowStretch(1, 1)
-        layout.setColumnStretch(1, 1)
 
     def clear(self) -> None:
         """No image: no text."""
-        for label in self.corners.values():
-            label.clear()
-            label.hide()
+        self.lines = {}
         self.banner.clear()
         self.banner.hide()
+        self.canvas.viewport().update()
 
     def show_state(self, display: ImageDisplay, zoom: float, privacy: bool) -> None:
         """Text for `display` at `zoom`; patient identity left out when `privacy` is on."""
@@ -84,26 +66,50 @@ class OverlayFrame(QtWidgets.QWidget):
             frames=display.number_of_frames,
             invert=display.invert,
         )
-        for corner, corner_lines in lines.items():
-            target = _MIRROR[corner] if self.mirrored else corner
-            label = self.corners[target]
-            text = _rich(corner_lines, big_first=corner == Corner.TOP_LEFT)
-            if label.text() != text:
-                label.setText(text)
-            label.setAlignment(_ALIGN[target])
-            label.setVisible(bool(corner_lines))
-        warnings = warnings_for(header)
-        self.banner.setText("  |  ".join(warnings))
-        self.banner.setVisible(bool(warnings))
+        if lines != self.lines:
+            self.lines = lines
+            self.canvas.viewport().update()
+        warnings = "  |  ".join(warnings_for(header))
+        if warnings != self.banner.text():
+            self.banner.setText(warnings)
+            self.banner.setVisible(bool(warnings))
+            self.place_banner()
+
+    def place_banner(self) -> None:
+        """Centre the banner at the top of the canvas."""
+        self.banner.adjustSize()
+        x = max((self.canvas.width() - self.banner.width()) // 2, 0)
+        self.banner.move(x, _MARGIN)
+        self.banner.raise_()
 
     def texts(self) -> list[str]:
-        """Plain text of every visible label (for tests and accessibility)."""
-        labels = [*self.corners.values(), self.banner]
-        return [label.text() for label in labels if label.isVisible() or label.text()]
+        """Every line shown, banner included (for tests and accessibility)."""
+        shown = [line for lines in self.lines.values() for line in lines]
+        return [*shown, self.banner.text()] if self.banner.isVisible() else shown
 
+    def paint(self, painter: QtGui.QPainter, width: int, height: int) -> None:
+        """Draw the four corners' text on dark boxes into a `width` x `height` viewport."""
+        for corner, lines in self.lines.items():
+            lines = [line for line in lines if line]
+            if lines:
+                target = _MIRROR[corner] if self.mirrored else corner
+                self._paint_block(painter, lines, target, width, height, corner == Corner.TOP_LEFT)
 
-def _rich(lines: list[str], big_first: bool) -> str:
-    escaped = [html.escape(line) for line in lines if line]
-    if big_first and escaped:
-        escaped[0] = f'<span style="font-size: 22px; font-weight: bold;">{escaped[0]}</span>'
-    return "<br>".join(escaped)
+    def _paint_block(self, painter: QtGui.QPainter, lines: list[str], corner: Corner,
+                     width: int, height: int, big_first: bool) -> None:  # fmt: skip
+        fonts = [self.big_font if big_first and i == 0 else self.font for i in range(len(lines))]
+        metrics = [QtGui.QFontMetrics(font) for font in fonts]
+        block_w = max(m.horizontalAdvance(line) for m, line in zip(metrics, lines, strict=True))
+        block_h = sum(m.height() for m in metrics)
+        right = corner in (Corner.TOP_RIGHT, Corner.BOTTOM_RIGHT)
+        bottom = corner in (Corner.BOTTOM_LEFT, Corner.BOTTOM_RIGHT)
+        x = width - _MARGIN - block_w - 2 * _PAD if right else _MARGIN
+        y = height - _MARGIN - block_h - 2 * _PAD if bottom else _MARGIN
+        painter.fillRect(QtCore.QRectF(x, y, block_w + 2 * _PAD, block_h + 2 * _PAD), _BOX)
+        painter.setPen(_TEXT)
+        top = y + _PAD
+        for font, metric, line in zip(fonts, metrics, lines, strict=True):
+            painter.setFont(font)
+            left = x + _PAD + (block_w - metric.horizontalAdvance(line) if right else 0)
+            painter.drawText(QtCore.QPointF(left, top + metric.ascent()), line)
+            top += metric.height()
