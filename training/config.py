@@ -59,9 +59,16 @@ FULL = RunConfig(
     pixel_spacing_mm=PIXEL_SPACING_MM,
     crops_per_lesion=6,
     normal_crops=6,
-    patch=StageConfig(epochs=14, batch_size=32, learning_rate=2e-3, dense_weight=0.5),
+    patch=StageConfig(
+        epochs=14, batch_size=32, learning_rate=2e-3, dense_weight=0.5, max_seconds=12 * 60
+    ),
     global_=StageConfig(
-        epochs=16, batch_size=4, learning_rate=1e-3, dense_weight=1.0, flip_horizontal=False
+        epochs=16,
+        batch_size=4,
+        learning_rate=1e-3,
+        dense_weight=1.0,
+        flip_horizontal=False,
+        max_seconds=32 * 60,
     ),
 )
 

@@ -38,6 +38,7 @@ class StageConfig:
     dense_weight: float
     weight_decay: float = 1e-4
     flip_horizontal: bool = True
+    max_seconds: float = float("inf")  # wall-time budget; the cosine schedule follows it too
 
 
 def _augment(
@@ -77,57 +78,74 @@ def _loss(
     return loss
 
 
+def _batch(
+    data: Batchable, config: StageConfig, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A class-balanced, augmented batch (half positives, half negatives)."""
+    pos_idx = np.flatnonzero(data.labels > 0.5)
+    neg_idx = np.flatnonzero(data.labels <= 0.5)
+    half = config.batch_size // 2
+    idx = np.concatenate(
+        [
+            rng.choice(pos_idx, half, replace=len(pos_idx) < half),
+            rng.choice(neg_idx, config.batch_size - half, replace=len(neg_idx) < half),
+        ]
+    )
+    x = torch.from_numpy(data.inputs[idx].astype(np.float32))
+    y = torch.from_numpy(data.labels[idx].astype(np.float32))
+    t = torch.from_numpy(data.cell_targets[idx].astype(np.float32))
+    x, t = _augment(x, t, rng, config.flip_horizontal)
+    return x, y, t
+
+
 def train_stage(
     model: CamClassifier, data: Batchable, config: StageConfig, seed: int, name: str
 ) -> list[float]:
     """Train ``model`` in place with AdamW and a cosine schedule; returns the mean loss per epoch.
 
-    Batches are class-balanced by sampling (positives and negatives in equal numbers).
+    Batches are class-balanced by sampling. The schedule's progress is the larger of the step
+    fraction and the elapsed fraction of ``max_seconds``; training stops when it reaches 1.
     """
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    n = len(data.labels)
-    steps_per_epoch = max(1, n // config.batch_size)
+    steps_per_epoch = max(1, len(data.labels) // config.batch_size)
     total = config.epochs * steps_per_epoch
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
-    )
-    pos_idx = np.flatnonzero(data.labels > 0.5)
-    neg_idx = np.flatnonzero(data.labels <= 0.5)
     history: list[float] = []
     start = time.monotonic()
+    step = 0
     for epoch in range(config.epochs):
         model.train()
         losses = []
         for _ in range(steps_per_epoch):
-            half = config.batch_size // 2
-            idx = np.concatenate(
-                [
-                    rng.choice(pos_idx, half, replace=len(pos_idx) < half),
-                    rng.choice(neg_idx, config.batch_size - half, replace=len(neg_idx) < half),
-                ]
-            )
-            x = torch.from_numpy(data.inputs[idx].astype(np.float32))
-            y = torch.from_numpy(data.labels[idx].astype(np.float32))
-            t = torch.from_numpy(data.cell_targets[idx].astype(np.float32))
-            x, t = _augment(x, t, rng, config.flip_horizontal)
+            progress = max(step / total, (time.monotonic() - start) / config.max_seconds)
+            if progress >= 1.0:
+                break
+            for group in opt.param_groups:
+                group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
+            x, y, t = _batch(data, config, rng)
             loss = _loss(model, x, y, t, config.dense_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            sched.step()
+            step += 1
             losses.append(float(loss))
+        if not losses:
+            log.info(
+                "%s: time budget of %.0f s reached after %d steps", name, config.max_seconds, step
+            )
+            break
         history.append(float(np.mean(losses)))
+        elapsed = time.monotonic() - start
         log.info(
             "%s epoch %d/%d loss %.4f (%.0f s)",
             name,
             epoch + 1,
             config.epochs,
             history[-1],
-            time.monotonic() - start,
+            elapsed,
         )
     model.eval()
     return history

@@ -39,7 +39,7 @@ def training_data_text(config: RunConfig, seed: int, source: str) -> str:
     va = seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation)
     ho = seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out)
     return (
-        f"{source}: synthetic mammograms from viewer.dicomio.synthetic (no real patient images); "
+        "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); "
         f"training seeds {tr[0]}-{tr[-1]} ({len(tr)} images, 1/3 normal, 1/3 one mass, "
         f"1/3 one calcification cluster), validation seeds {va[0]}-{va[-1]} (operating points "
         f"and fusion weight), held-out seeds {ho[0]}-{ho[-1]} (metrics)."
@@ -102,6 +102,8 @@ def evaluate_folder(
     )
     fusion, points = evaluate.calibrate(val, manifest)
     metrics = evaluate.summarize(held, fusion, points)
+    if "training" in manifest.metrics:
+        metrics["training"] = manifest.metrics["training"]
     metrics.update(extra or {})
     log.info("metrics: %s", json.dumps(metrics, indent=1, default=str))
     if write:
