@@ -17,12 +17,13 @@ noise. Pixel spacing 0.07 mm by default; a smaller `shape` with a proportionally
 Lesions (`lesions="random"`): 0, 1 or 2 lesions with probabilities RANDOM_LESION_COUNT_PROBABILITIES
 (0.4, 0.4, 0.2); each is a mass with probability RANDOM_MASS_PROBABILITY (0.5), else a
 calcification cluster. `lesions=[LesionKind.MASS, ...]` places exactly one lesion of each listed
-kind; "none" places none. Masses are 5-20 mm (round, oval, irregular or spiculated) with a target
-contrast z of 0.9-1.8 against their surroundings; calcification clusters hold 5-30 specks of
-0.2-0.6 mm inside a 5-15 mm disk, each speck 3-6 ring standard deviations brighter than its
-surroundings at full resolution, so that they nearly vanish after a 4-8x downsample. The measured
-contrast is stored in each `Lesion`. Every lesion lies at least 4 mm inside the skin line, clear of
-the pectoral muscle and of the image edges.
+kind; "none" places none. Masses are 5-20 mm (round, oval, irregular or spiculated), drawn so
+that their contrast z against a surrounding ring is about 0.8-1.6 whatever the tissue under them
+(measured median about 1.2: visible, not glaring). Calcification clusters hold 5-30 specks of
+0.2-0.6 mm inside a 5-15 mm disk, each speck 3-6 ring standard deviations above its surroundings
+at full resolution (measured cluster z about 3-5), and they nearly vanish on 0.56 mm pixels (an 8x
+downsample: z about 0.7). The measured contrasts are stored in each `Lesion`. Every lesion lies at
+least 4 mm inside the skin line, clear of the pectoral muscle and of the image edges.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ class BreastShape:
 
     depth: float  # nipple distance from the chest wall, fraction of columns
     center: float  # row of the widest point, fraction of rows
-    half_height: float  # fraction of rows
+    half_height_upper: float  # fraction of rows, above the widest point
+    half_height_lower: float  # fraction of rows, below it
     exponent_upper: float
     exponent_lower: float
     ripple: tuple[tuple[float, float, float], ...]  # (harmonic, amplitude, phase)
@@ -60,14 +61,16 @@ def draw_shape(rng: np.random.Generator, view: View) -> BreastShape:
     """Draw the anatomy parameters of one image."""
     mlo = view == View.MLO
     fat = rng.uniform(950.0, 1300.0)
+    half_height = rng.uniform(0.34, 0.44)
     ripple = tuple(
-        (float(k), float(rng.uniform(0.0, 0.035 / k**0.5)), float(rng.uniform(0, 2 * np.pi)))
+        (float(k), float(rng.uniform(0.0, 0.05 / k)), float(rng.uniform(0, 2 * np.pi)))
         for k in (2, 3, 5)
     )
     return BreastShape(
         depth=rng.uniform(0.70, 0.90),
-        center=rng.uniform(0.54, 0.60) if mlo else rng.uniform(0.46, 0.54),
-        half_height=rng.uniform(0.56, 0.64) if mlo else rng.uniform(0.34, 0.44),
+        center=rng.uniform(0.40, 0.50) if mlo else rng.uniform(0.46, 0.54),
+        half_height_upper=rng.uniform(0.55, 0.70) if mlo else half_height,
+        half_height_lower=rng.uniform(0.40, 0.47) if mlo else half_height * rng.uniform(0.92, 1.08),
         exponent_upper=rng.uniform(1.5, 1.9) if mlo else rng.uniform(2.0, 2.6),
         exponent_lower=rng.uniform(2.2, 2.8),
         ripple=ripple,
@@ -80,18 +83,24 @@ def draw_shape(rng: np.random.Generator, view: View) -> BreastShape:
         pectoral_top=rng.uniform(0.22, 0.36) if mlo else 0.0,
         pectoral_height=rng.uniform(0.35, 0.55),
         pectoral_bulge=rng.uniform(0.7, 1.0),
-        pectoral_level=fat + rng.uniform(1500.0, 1900.0),
+        pectoral_level=fat + rng.uniform(1100.0, 1500.0),
     )
 
 
 def breast_extent(shape: BreastShape, rows_frac: np.ndarray) -> np.ndarray:
     """Column extent of the breast (fraction of columns) for rows given as fractions of rows."""
-    v = (rows_frac - shape.center) / shape.half_height
+    v = _vertical(shape, rows_frac)
     p = np.where(v < 0, shape.exponent_upper, shape.exponent_lower)
     inside = np.clip(1.0 - np.abs(v) ** p, 0.0, None) ** (1.0 / p)
     phase = (np.clip(v, -1, 1) + 1.0) * (np.pi / 2)
     ripple = sum(a * np.sin(k * phase + ph) for k, a, ph in shape.ripple)
     return shape.depth * inside * (1.0 + ripple)
+
+
+def _vertical(shape: BreastShape, rows_frac: np.ndarray) -> np.ndarray:
+    """Signed vertical position relative to the widest point, -1 and 1 at the breast's ends."""
+    offset = rows_frac - shape.center
+    return offset / np.where(offset < 0, shape.half_height_upper, shape.half_height_lower)
 
 
 def pectoral_extent(shape: BreastShape, rows_frac: np.ndarray) -> np.ndarray:
@@ -117,6 +126,40 @@ def power_law_texture(
     field -= field.mean()
     field /= field.std() + 1e-12
     return field.astype(np.float32)
+
+
+def radial_texture(
+    rng: np.random.Generator, shape: tuple[int, int], nipple_yx: tuple[float, float], beta: float
+) -> np.ndarray:
+    """Power-law field of strands converging on the nipple (ducts, ligaments); unit std, float32.
+
+    Made on a polar grid around the nipple with structures stretched along the radius, then
+    sampled bilinearly at every pixel of `shape` (coarse grid pixels).
+    """
+    ys = np.arange(shape[0], dtype=np.float32)[:, None] - nipple_yx[0]
+    xs = nipple_yx[1] - np.arange(shape[1], dtype=np.float32)[None, :]
+    radius = np.hypot(ys, xs)
+    step = 2.0  # polar grid step in coarse pixels
+    n_r = int(radius.max() / step) + 2
+    n_phi = int(2 * np.pi * 0.4 * radius.max() / step) + 1
+    polar = rng.standard_normal((n_r, n_phi))
+    spectrum = np.fft.rfft2(polar)
+    fr = np.fft.fftfreq(n_r)[:, None] * 4.0  # 4x longer along the radius than across
+    fphi = np.fft.rfftfreq(n_phi)[None, :]
+    f = np.sqrt(fr * fr + fphi * fphi)
+    spectrum *= np.maximum(f, 1.0 / 120.0) ** (-beta / 2.0)
+    field = np.fft.irfft2(spectrum, s=(n_r, n_phi))
+    field = ((field - field.mean()) / (field.std() + 1e-12)).astype(np.float32)
+    i = radius / step
+    j = (np.arctan2(ys, xs) + np.pi) * (n_phi / (2 * np.pi))
+    i0, j0 = np.floor(i).astype(np.intp), np.floor(j).astype(np.intp)
+    wi, wj = i - i0, j - j0
+    i1, j0, j1 = np.minimum(i0 + 1, n_r - 1), j0 % n_phi, (j0 + 1) % n_phi
+    top = field[i0, j0] * (1 - wj) + field[i0, j1] * wj
+    bottom = field[i1, j0] * (1 - wj) + field[i1, j1] * wj
+    # strands crowd together near the nipple; fade them there (about 60 coarse pixels)
+    fade = 1.0 - np.exp(-((radius / 60.0) ** 2))
+    return ((top * (1 - wi) + bottom * wi) * fade).astype(np.float32)
 
 
 def upsample(coarse: np.ndarray, factor: int, shape: tuple[int, int]) -> np.ndarray:
@@ -153,11 +196,11 @@ def _tissue_level(
 ) -> np.ndarray:
     """Stored-value level above background of breast tissue on the coarse grid."""
     rows = texture.shape[0]
-    v = (np.arange(rows, dtype=np.float32)[:, None] / rows - shape.center) / shape.half_height
+    v = _vertical(shape, (np.arange(rows, dtype=np.float32)[:, None] + 0.5) / rows)
     v_gland = -0.15 if view == View.MLO else 0.0
     envelope = np.exp(-(((depth - 0.42) / 0.33) ** 2) - ((v - v_gland) / 0.65) ** 2)
     drive = texture + 3.2 * (envelope - 1.0 + shape.density)
-    density = 1.0 / (1.0 + np.exp(-drive / 0.55))
+    density = 1.0 / (1.0 + np.exp(-drive / 0.8))
     level = shape.fat_level + (shape.dense_level - shape.fat_level) * density
     d = np.clip(distance_mm / shape.falloff_mm, 0.0, 1.0)
     thickness = np.sqrt(1.0 - (1.0 - d) ** 2)
@@ -187,9 +230,12 @@ def make_anatomy(
     factor = max(1, round(COARSE_SPACING_MM / spacing_mm))
     distance_mm, depth = _coarse_fields(shape, rows, cols, factor, spacing_mm)
     texture = power_law_texture(rng_anatomy, distance_mm.shape, spacing_mm * factor, TEXTURE_BETA)
+    nipple = (shape.center * rows / factor, shape.depth * cols / factor)
+    strands = radial_texture(rng_anatomy, distance_mm.shape, nipple, TEXTURE_BETA)
+    texture = (0.8 * texture + 0.6 * strands) / 1.0
     level = _tissue_level(shape, view, texture, distance_mm, depth)
     if shape.pectoral_top > 0:
-        muscle = shape.pectoral_level * (1.0 + 0.04 * texture)
+        muscle = shape.pectoral_level * (1.0 + 0.06 * texture)
         weight = _pectoral_weight(shape, rows, cols, factor)
         level += weight * (muscle - level)
     image = upsample(level, factor, (rows, cols))

@@ -15,7 +15,7 @@ from viewer.dicomio.synthetic_anatomy import Anatomy, pectoral_extent
 from viewer.dicomio.synthetic_types import Lesion, LesionKind
 
 MASS_DIAMETER_MM = (5.0, 20.0)
-MASS_Z = (0.9, 1.8)  # target contrast of a mass against its surrounding ring
+MASS_Z = (0.8, 1.6)  # target contrast of a mass against its surrounding ring
 CLUSTER_DIAMETER_MM = (5.0, 15.0)
 SPECK_COUNT = (5, 30)
 SPECK_DIAMETER_MM = (0.2, 0.6)
@@ -159,6 +159,26 @@ def _spicules(
     return out
 
 
+def _mass_profile(
+    rng: np.random.Generator,
+    shape: str,
+    harmonics: tuple[tuple[float, float, float], ...],
+    grid: tuple[np.ndarray, np.ndarray],
+    radius: float,
+    spacing_mm: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Relative intensity of a mass (about 1 inside) and rn, the radius relative to the outline."""
+    dy, dx = grid
+    rn = np.hypot(dy, dx) / (radius * _relative_radius(np.arctan2(dy, dx), harmonics))
+    blur_mm = 1.0 if shape in ("irregular", "spiculated") else 0.6  # indistinct vs circumscribed
+    edge = max(0.02, blur_mm / spacing_mm / radius)
+    profile = 1.0 / (1.0 + np.exp(np.clip((rn - 1.0) / edge, -30, 30)))
+    profile *= 0.8 + 0.2 * np.clip(1.0 - rn * rn, 0.0, 1.0)
+    if shape == "spiculated":
+        profile = np.maximum(profile, _spicules(rng, dy, dx, radius, spacing_mm))
+    return profile.astype(np.float32), rn
+
+
 def render_mass(
     rng: np.random.Generator,
     image: np.ndarray,
@@ -166,7 +186,11 @@ def render_mass(
     where: Placement,
     spacing_mm: float,
 ) -> Rendered:
-    """Add a mass (round, oval, irregular or spiculated) to the float image, in place."""
+    """Add a mass (round, oval, irregular or spiculated) to the float image, in place.
+
+    The amplitude makes the mass's contrast z (see `Lesion`) about a value drawn from MASS_Z,
+    whatever the tissue under it: a mass on dense tissue is no easier to see than one on fat.
+    """
     shape = _choose_shape(rng)
     harmonics = _radius_function(rng, shape)
     radius = where.radius_px
@@ -175,18 +199,15 @@ def render_mass(
     )
     r_max = float(outline_r.max())
     inner, outer = 1.5 * r_max, 2.5 * r_max
-    _, ring_std, _ = _ring_stats(image, where.center_yx, inner, outer, valid)
-    amplitude = rng.uniform(*MASS_Z) * ring_std
+    ring_mean, ring_std, _ = _ring_stats(image, where.center_yx, inner, outer, valid)
     box = _box(where.center_yx, outer, image.shape)
-    dy, dx = _grid(box, where.center_yx)
-    r = np.hypot(dy, dx)
-    rn = r / (radius * _relative_radius(np.arctan2(dy, dx), harmonics))
-    edge = max(0.02, 0.4 / spacing_mm / radius)  # about 0.4 mm of blur at the margin
-    profile = 1.0 / (1.0 + np.exp(np.clip((rn - 1.0) / edge, -30, 30)))
-    profile *= 0.8 + 0.2 * np.clip(1.0 - rn * rn, 0.0, 1.0)
-    if shape == "spiculated":
-        profile = np.maximum(profile, _spicules(rng, dy, dx, radius, spacing_mm))
-    image[box] += (amplitude * profile).astype(np.float32)
+    grid = _grid(box, where.center_yx)
+    profile, rn = _mass_profile(rng, shape, harmonics, grid, radius, spacing_mm)
+    inside = rn <= 1.0
+    target = rng.uniform(*MASS_Z) * ring_std
+    already = float(image[box][inside].mean()) - ring_mean
+    amplitude = max(0.4 * target, target - already) / float(profile[inside].mean())
+    image[box] += amplitude * profile
     lesion = Lesion(
         kind=LesionKind.MASS,
         center_yx=where.center_yx,
@@ -196,8 +217,9 @@ def render_mass(
         size_mm=float(2 * radius * spacing_mm),
         shape=shape,
     )
+    r = np.hypot(*grid)
     ring = (r >= inner) & (r <= outer) & valid[box]
-    return Rendered(lesion, box, rn <= 1.0, ring, 0.5)
+    return Rendered(lesion, box, inside, ring, 0.5)
 
 
 def _speck_positions(rng: np.random.Generator, radius: float, min_gap: float) -> np.ndarray:
