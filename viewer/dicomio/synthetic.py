@@ -165,23 +165,18 @@ def generate_mammogram(
         for kind in kinds
     ]
     pixels = np.clip(np.rint(image, out=image), 0, STORED_MAX).astype(np.uint16)
-    truth = [_measured(r, pixels, spacing) for r in rendered if r is not None]
-    breast, pectoral = anatomy.breast_mask, anatomy.pectoral_mask
-    if lat == Laterality.RIGHT:
-        pixels = np.ascontiguousarray(pixels[:, ::-1])
-        breast = np.ascontiguousarray(breast[:, ::-1])
-        pectoral = np.ascontiguousarray(pectoral[:, ::-1])
-        truth = [_mirrored(lesion, cols) for lesion in truth]
-    return SyntheticMammogram(
-        pixels=pixels,
-        laterality=lat.value,
-        view=vw.value,
-        pixel_spacing_mm=float(pixel_spacing_mm),
-        lesions=tuple(truth),
-        breast_mask=breast,
-        seed=int(seed),
-        pectoral_mask=pectoral,
+    truth = tuple(_measured(r, pixels, spacing) for r in rendered if r is not None)
+    canonical = SyntheticMammogram(
+        pixels,
+        lat.value,
+        vw.value,
+        spacing,
+        truth,
+        anatomy.breast_mask,
+        int(seed),
+        anatomy.pectoral_mask,
     )
+    return _mirrored(canonical) if lat == Laterality.RIGHT else canonical
 
 
 def _measured(rendered: Rendered, pixels: np.ndarray, spacing_mm: float) -> Lesion:
@@ -189,7 +184,24 @@ def _measured(rendered: Rendered, pixels: np.ndarray, spacing_mm: float) -> Lesi
     return dataclasses.replace(rendered.lesion, contrast=z_full, contrast_8x=z_8x)
 
 
-def _mirrored(lesion: Lesion, cols: int) -> Lesion:
+def _mirrored(mammogram: SyntheticMammogram) -> SyntheticMammogram:
+    """Left-right mirror image of a mammogram and its truth (chest wall to the other side)."""
+    cols = mammogram.pixels.shape[1]
+
+    def mirror(array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(array[:, ::-1])
+
+    pectoral = mammogram.pectoral_mask
+    return dataclasses.replace(
+        mammogram,
+        pixels=mirror(mammogram.pixels),
+        breast_mask=mirror(mammogram.breast_mask),
+        pectoral_mask=None if pectoral is None else mirror(pectoral),
+        lesions=tuple(_mirrored_lesion(lesion, cols) for lesion in mammogram.lesions),
+    )
+
+
+def _mirrored_lesion(lesion: Lesion, cols: int) -> Lesion:
     def flip(points: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
         return tuple((y, cols - 1 - x) for y, x in points)
 

@@ -208,18 +208,18 @@ def render_mass(
     already = float(image[box][inside].mean()) - ring_mean
     amplitude = max(0.4 * target, target - already) / float(profile[inside].mean())
     image[box] += amplitude * profile
+    outline = _circle(where.center_yx, outline_r)
     lesion = Lesion(
-        kind=LesionKind.MASS,
-        center_yx=where.center_yx,
-        radius_px=float(radius),
-        outline_yx=_circle(where.center_yx, outline_r),
-        contrast=0.0,
+        LesionKind.MASS,
+        where.center_yx,
+        float(radius),
+        outline,
+        0.0,
         size_mm=float(2 * radius * spacing_mm),
         shape=shape,
     )
     r = np.hypot(*grid)
-    ring = (r >= inner) & (r <= outer) & valid[box]
-    return Rendered(lesion, box, inside, ring, 0.5)
+    return Rendered(lesion, box, inside, (r >= inner) & (r <= outer) & valid[box], 0.5)
 
 
 def _speck_positions(rng: np.random.Generator, radius: float, min_gap: float) -> np.ndarray:
@@ -253,6 +253,32 @@ def _draw_speck(
     return box, np.minimum(cover, 1.0)
 
 
+def _draw_specks(
+    rng: np.random.Generator,
+    image: np.ndarray,
+    box: tuple[slice, ...],
+    where: Placement,
+    spacing_mm: float,
+    ring_std: float,
+) -> tuple[np.ndarray, list[tuple[float, float]], list[float]]:
+    """Draw the specks of a cluster in place; their pixels (on `box`), centres and diameters."""
+    inside = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), dtype=bool)
+    specks: list[tuple[float, float]] = []
+    diameters: list[float] = []
+    for oy, ox in _speck_positions(rng, where.radius_px, 0.5 / spacing_mm):
+        diameter = float(rng.uniform(*SPECK_DIAMETER_MM))
+        center = (where.center_yx[0] + float(oy), where.center_yx[1] + float(ox))
+        speck_box, cover = _draw_speck(rng, image, center, diameter / 2 / spacing_mm)
+        image[speck_box] += (rng.uniform(*SPECK_Z) * ring_std * cover).astype(np.float32)
+        local = tuple(
+            slice(s.start - b.start, s.stop - b.start) for s, b in zip(speck_box, box, strict=True)
+        )
+        inside[local] |= cover >= 0.5 if cover.max() >= 0.5 else cover == cover.max()
+        specks.append(center)
+        diameters.append(diameter)
+    return inside, specks, diameters
+
+
 def render_cluster(
     rng: np.random.Generator,
     image: np.ndarray,
@@ -262,29 +288,11 @@ def render_cluster(
 ) -> Rendered:
     """Add a calcification cluster (5-30 bright specks of 0.2-0.6 mm) in place."""
     radius = where.radius_px
-    cy, cx = where.center_yx
     inner, outer = 1.2 * radius, 2.2 * radius
     _, ring_std, _ = _ring_stats(image, where.center_yx, inner, outer, valid)
     box = _box(where.center_yx, outer, image.shape)
-    inside = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), dtype=bool)
-    offsets = _speck_positions(rng, radius, 0.5 / spacing_mm)
-    specks: list[tuple[float, float]] = []
-    diameters: list[float] = []
-    for oy, ox in offsets:
-        diameter = rng.uniform(*SPECK_DIAMETER_MM)
-        center = (cy + float(oy), cx + float(ox))
-        speck_box, cover = _draw_speck(rng, image, center, diameter / 2 / spacing_mm)
-        image[speck_box] += (rng.uniform(*SPECK_Z) * ring_std * cover).astype(np.float32)
-        local = (
-            slice(speck_box[0].start - box[0].start, speck_box[0].stop - box[0].start),
-            slice(speck_box[1].start - box[1].start, speck_box[1].stop - box[1].start),
-        )
-        hit = cover >= 0.5 if cover.max() >= 0.5 else cover == cover.max()
-        inside[local] |= hit
-        specks.append(center)
-        diameters.append(float(diameter))
-    dy, dx = _grid(box, where.center_yx)
-    r = np.hypot(dy, dx)
+    inside, specks, diameters = _draw_specks(rng, image, box, where, spacing_mm, ring_std)
+    r = np.hypot(*_grid(box, where.center_yx))
     lesion = Lesion(
         kind=LesionKind.CALCIFICATION_CLUSTER,
         center_yx=where.center_yx,
