@@ -21,9 +21,9 @@ from inference.preprocess import (
     is_flipped,
     max_to,
     resample_to,
+    sample_bilinear,
     segment_breast,
-    shrink_max,
-    shrink_mean,
+    shrink,
 )
 
 
@@ -37,6 +37,7 @@ class PreparedImage:
     mask: np.ndarray
     value_range: tuple[float, float]
     global_input: np.ndarray
+    background: np.ndarray | None = None
 
     def parameters(self) -> dict[str, object]:
         """Preprocessing parameters for provenance."""
@@ -108,7 +109,8 @@ def prepare_image(
     start = time.perf_counter()
     _check_values(values, pixel_spacing_mm)
     t = _transform(values, laterality, manifest.global_model.height_width)
-    small = shrink_mean(values, t.factor, t.flipped)
+    wants_max = any(c.kind is ChannelKind.HIGHPASS_MAX for c in manifest.channels)
+    small, small_max = shrink(values, t.factor, t.flipped, with_max=wants_max)
     mask = segment_breast(small)
     if timings is not None:
         timings["segmentation"] = round((time.perf_counter() - start) * 1000, 3)
@@ -117,44 +119,37 @@ def prepare_image(
     grid_mask[: t.content_hw[0], : t.content_hw[1]] = (
         resample_to(mask.astype(np.float32), t.content_hw) >= 0.5
     )
+    background = _background(small, mask, manifest, pixel_spacing_mm, t.factor)
     channels = []
     for spec in manifest.channels:
         if spec.kind is ChannelKind.INTENSITY:
             grid = _pad(resample_to(small, t.content_hw), t.grid_hw)
             channels.append(intensity_value(grid, manifest.normalization, value_range, grid_mask))
         else:
-            channels.append(
-                _global_highpass(
-                    values, small, mask, t, spec, pixel_spacing_mm, value_range, grid_mask
-                )
-            )
+            assert background is not None and small_max is not None
+            peak = max_to(small_max, t.content_hw)
+            hp = peak - resample_to(background, t.content_hw)
+            plane = _pad(highpass_value(hp, spec, value_range), t.grid_hw)
+            plane[~grid_mask] = 0
+            channels.append(plane)
     tensor = np.stack(channels)[None].astype(np.float32)
-    return PreparedImage(values, pixel_spacing_mm, t, mask, value_range, tensor)
+    return PreparedImage(values, pixel_spacing_mm, t, mask, value_range, tensor, background)
+
+
+def _background(
+    small: np.ndarray, mask: np.ndarray, manifest: ModelManifest, spacing: float, factor: int
+) -> np.ndarray | None:
+    """The breast background of the highpass channel, on the shrunk image (None if unused)."""
+    for spec in manifest.channels:
+        if spec.kind is ChannelKind.HIGHPASS_MAX:
+            return breast_background(small, mask, float(spec.sigma_mm or 0) / spacing / factor)
+    return None
 
 
 def _pad(content: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
     out = np.zeros(grid_hw, np.float32)
     out[: content.shape[0], : content.shape[1]] = content
     return out
-
-
-def _global_highpass(
-    values: np.ndarray,
-    small: np.ndarray,
-    mask: np.ndarray,
-    t: GridTransform,
-    spec: ChannelSpec,
-    spacing: float,
-    value_range: tuple[float, float],
-    grid_mask: np.ndarray,
-) -> np.ndarray:
-    """Per cell: brightest full-resolution pixel minus the Gaussian background at the cell."""
-    sigma_px = float(spec.sigma_mm or 0) / spacing
-    peak = max_to(shrink_max(values, t.factor, t.flipped), t.content_hw)
-    background = resample_to(breast_background(small, mask, sigma_px / t.factor), t.content_hw)
-    hp = _pad(highpass_value(peak - background, spec, value_range), t.grid_hw)
-    hp[~grid_mask] = 0
-    return hp
 
 
 def canonical_region(values: np.ndarray, t: GridTransform, box: Box) -> np.ndarray:
@@ -173,21 +168,14 @@ def _region_mask(prep: PreparedImage, box: Box) -> np.ndarray:
 
 
 def _crop_highpass(prep: PreparedImage, box: Box, spec: ChannelSpec) -> np.ndarray:
-    """x - breast background at full resolution, computed on the crop plus a 3-sigma margin."""
-    sigma_px = float(spec.sigma_mm or 0) / prep.pixel_spacing_mm
-    margin = math.ceil(3 * sigma_px)
-    rows, cols = prep.transform.image_hw
-    outer = (
-        max(0, box[0] - margin),
-        max(0, box[1] - margin),
-        min(rows, box[2] + margin),
-        min(cols, box[3] + margin),
-    )
-    region = canonical_region(prep.values, prep.transform, outer)
-    hp = region - breast_background(region, _region_mask(prep, outer), sigma_px)
-    r, c = box[0] - outer[0], box[1] - outer[1]
-    inner = hp[r : r + box[2] - box[0], c : c + box[3] - box[1]]
-    return highpass_value(inner, spec, prep.value_range)
+    """Full-resolution pixels minus the breast background interpolated at their centres."""
+    assert prep.background is not None
+    f = prep.transform.factor
+    rows = (np.arange(box[0], box[2]) + 0.5) / f - 0.5
+    cols = (np.arange(box[1], box[3]) + 0.5) / f - 0.5
+    background = sample_bilinear(prep.background, rows, cols)
+    region = canonical_region(prep.values, prep.transform, box)
+    return highpass_value(region - background, spec, prep.value_range)
 
 
 def crop_batch(

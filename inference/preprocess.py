@@ -63,56 +63,96 @@ def is_flipped(laterality: str, small: np.ndarray | None = None) -> bool:
     return float(small[:, -tenth:].mean()) > float(small[:, :tenth].mean())
 
 
-def _block_reduce(values: np.ndarray, factor: int, flipped: bool, ufunc: np.ufunc) -> np.ndarray:
-    """Block-reduce (sum or max) factor x factor blocks of the canonical image, returned canonical.
+_CHUNK_BLOCK_ROWS = 16  # block rows per pass: keeps the strided reads in cache
 
-    Works on the original array (no full-size flipped copy): for a flipped image the partial block
-    column is the original's leftmost one and is dropped like the bottom partial row.
+
+def _canonical_view(values: np.ndarray, factor: int, flipped: bool) -> np.ndarray:
+    """The covered part of the original array (no copy).
+
+    For a flipped image the partial block column is the original's leftmost one and is dropped,
+    like the bottom partial block row.
     """
     rows, cols = values.shape
     nr, nc = rows // factor, cols // factor
     start = cols - nc * factor if flipped else 0
-    view = values[: nr * factor, start : start + nc * factor]
-    if factor == 1:
-        out = np.array(view, dtype=np.float32)
-    else:
-        blocks = view.reshape(nr, factor, nc * factor)
-        acc = blocks[:, 0].astype(np.float32)
-        for i in range(1, factor):
-            ufunc(acc, blocks[:, i], out=acc)
-        blocks2 = acc.reshape(nr, nc, factor)
-        out = blocks2[:, :, 0].copy()
-        for i in range(1, factor):
-            ufunc(out, blocks2[:, :, i], out=out)
-    return np.ascontiguousarray(out[:, ::-1]) if flipped else out
+    return values[: nr * factor, start : start + nc * factor]
+
+
+def _reduce_rows(chunk: np.ndarray, factor: int, ufunc: np.ufunc) -> np.ndarray:
+    """Reduce factor x factor blocks of a (k * factor, n * factor) chunk to (k, n)."""
+    blocks = chunk.reshape(chunk.shape[0] // factor, factor, chunk.shape[1])
+    acc = blocks[:, 0].astype(np.float32)
+    for i in range(1, factor):
+        ufunc(acc, blocks[:, i], out=acc)
+    columns = acc.reshape(acc.shape[0], acc.shape[1] // factor, factor)
+    out = columns[:, :, 0].copy()
+    for i in range(1, factor):
+        ufunc(out, columns[:, :, i], out=out)
+    return out
+
+
+def shrink(
+    values: np.ndarray, factor: int, flipped: bool, with_max: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Canonical block mean (anti-aliased integer downsample, SimpleITK BinShrink semantics) and,
+    if asked, block maximum (so tiny bright specks survive), in one pass over the image.
+    """
+    view = _canonical_view(values, factor, flipped)
+    nr, nc = view.shape[0] // factor, view.shape[1] // factor
+    mean = np.empty((nr, nc), np.float32)
+    peak = np.empty((nr, nc), np.float32) if with_max else None
+    step = _CHUNK_BLOCK_ROWS
+    for r in range(0, nr, step):
+        chunk = view[r * factor : (r + step) * factor]
+        mean[r : r + step] = _reduce_rows(chunk, factor, np.add)
+        if peak is not None:
+            peak[r : r + step] = _reduce_rows(chunk, factor, np.maximum)
+    mean *= np.float32(1.0 / (factor * factor))
+    if flipped:
+        mean = np.ascontiguousarray(mean[:, ::-1])
+        peak = None if peak is None else np.ascontiguousarray(peak[:, ::-1])
+    return mean, peak
 
 
 def shrink_mean(values: np.ndarray, factor: int, flipped: bool) -> np.ndarray:
-    """Canonical block mean (anti-aliased integer downsample, like SimpleITK's BinShrink)."""
-    total = _block_reduce(values, factor, flipped, np.add)
-    total /= np.float32(factor * factor)
-    return total
+    """Canonical block mean (see `shrink`)."""
+    return shrink(values, factor, flipped)[0]
 
 
 def shrink_max(values: np.ndarray, factor: int, flipped: bool) -> np.ndarray:
-    """Canonical block maximum, so tiny bright specks survive the downsample."""
-    return _block_reduce(values, factor, flipped, np.maximum)
+    """Canonical block maximum (see `shrink`)."""
+    peak = shrink(values, factor, flipped, with_max=True)[1]
+    assert peak is not None
+    return peak
+
+
+def otsu_threshold(sample: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold on a `bins`-bin histogram over the sample's value range (numpy)."""
+    low, high = float(sample.min()), float(sample.max())
+    if not high > low:
+        return low
+    hist, edges = np.histogram(sample, bins=bins, range=(low, high))
+    centres = (edges[:-1] + edges[1:]) / 2
+    weight0 = np.cumsum(hist, dtype=np.float64)
+    weight1 = weight0[-1] - weight0
+    mass0 = np.cumsum(hist * centres)
+    mean0 = mass0 / np.maximum(weight0, 1)
+    mean1 = (mass0[-1] - mass0) / np.maximum(weight1, 1)
+    between = weight0 * weight1 * (mean0 - mean1) ** 2
+    return float(edges[int(np.argmax(between[:-1])) + 1])
 
 
 def segment_breast(small: np.ndarray) -> np.ndarray:
     """Breast mask of a downsampled image: threshold, largest connected component, holes filled.
 
-    The threshold is halfway between the background level (median below Otsu's threshold) and
-    Otsu's threshold, so faint skin-line tissue stays in. Burned-in labels and markers are separate
-    components and fall out with the largest-component rule.
+    Otsu's threshold and the background level (median below it) come from every second pixel;
+    the final threshold is halfway between them, so faint skin-line tissue stays in. Burned-in
+    labels and markers are separate components and fall out with the largest-component rule.
     """
-    image = sitk.GetImageFromArray(small.astype(np.float32, copy=False))
-    otsu = sitk.OtsuThresholdImageFilter()
-    otsu.SetNumberOfHistogramBins(256)
-    otsu.Execute(image)
-    threshold = otsu.GetThreshold()
-    below = small[small <= threshold]
-    background = float(np.median(below)) if below.size else float(small.min())
+    sample = small[::2, ::2]
+    threshold = otsu_threshold(sample)
+    below = sample[sample <= threshold]
+    background = float(np.median(below)) if below.size else threshold
     binary = (small > (background + threshold) / 2).astype(np.uint8)
     labels = sitk.RelabelComponent(sitk.ConnectedComponent(sitk.GetImageFromArray(binary)))
     largest = sitk.Equal(labels, 1)
@@ -121,6 +161,21 @@ def segment_breast(small: np.ndarray) -> np.ndarray:
     if not mask.any():
         raise InputImageError("no breast found: the image has no region brighter than background")
     return mask
+
+
+def sample_bilinear(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Bilinear samples of `image` at the grid rows x cols (pixel-centre coordinates, clamped)."""
+
+    def taps(coords: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        c = np.clip(coords, 0, n - 1)
+        left = np.minimum(np.floor(c).astype(np.int64), max(n - 2, 0))
+        frac = (c - left).astype(np.float32)
+        return left, np.minimum(left + 1, n - 1), frac
+
+    top, bottom, fy = taps(rows, image.shape[0])
+    left, right, fx = taps(cols, image.shape[1])
+    band = image[top] * (1 - fy)[:, None] + image[bottom] * fy[:, None]
+    return (band[:, left] * (1 - fx) + band[:, right] * fx).astype(np.float32)
 
 
 def breast_range(small: np.ndarray, mask: np.ndarray, norm: Normalization) -> tuple[float, float]:

@@ -1,0 +1,197 @@
+"""Benchmark: the whole MammoLens analysis of one 4096 x 3328 mammogram, models already loaded.
+
+    python benchmarks/bench_inference.py [--model DIR] [--runs N] [--threads T] [--device cpu]
+
+Prints the median of each stage over N runs (budget: 300 ms in total on a 2-core CPU) and, when
+torch and pytorch-grad-cam are importable, the same analysis with the same models in PyTorch +
+pytorch-grad-cam (same preprocessing and crop code, the models and Grad-CAM in PyTorch) and the
+ratio (goal: MammoLens >= 5x faster). Without the bundled model, an untrained model of the same
+architecture is exported from `training/` (timings only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from inference import Analyzer, Device, Result  # noqa: E402
+from inference.fusion import fused_score  # noqa: E402
+from inference.prepare import crop_batch, prepare_image  # noqa: E402
+from inference.regions import select_regions  # noqa: E402
+from viewer.commands.analyze import default_model_dir  # noqa: E402
+
+BUDGET_MS = 300.0
+SHAPE = (4096, 3328)
+
+
+def _standin_model(folder: Path) -> Path:
+    """Export an untrained model of the bundled architecture (needs the train extra)."""
+    from training.config import FULL, draft_manifest
+    from training.models import CamClassifier
+    from training.pipeline import export_bundle
+
+    draft = draft_manifest(FULL)
+    models = [
+        CamClassifier(
+            len(draft.channels), stage.cam_pooling, stage.cam_pooling_k or 4, FULL.widths
+        ).eval()
+        for stage in (draft.patch_model, draft.global_model)
+    ]
+    manifest = export_bundle(folder, folder / "torch", models[0], models[1], draft)
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_dict(), indent=1))
+    return folder
+
+
+def _image() -> np.ndarray:
+    from viewer.dicomio.synthetic import generate_mammogram
+
+    mammogram = generate_mammogram(2026, laterality="R", view="MLO", shape=SHAPE)
+    return mammogram.pixels.astype(np.float32)
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def bench_mammolens(analyzer: Analyzer, values: np.ndarray, runs: int) -> tuple[dict, Result]:
+    def once() -> Result:
+        return analyzer.analyze(values, pixel_spacing_mm=0.07, laterality="R", view="MLO")
+
+    for _ in range(2):
+        once()
+    results = [once() for _ in range(runs)]
+    return _medians([dict(r.timings_ms) for r in results]), results[-1]
+
+
+def _torch_models(model_dir: Path, analyzer: Analyzer) -> tuple[object, object, str]:
+    from training.models import CamClassifier
+    from training.pipeline import load_weights
+
+    m = analyzer.manifest
+    widths = None
+    note = "same weights (.npz)"
+    built = []
+    for key, stage in (("global", m.global_model), ("patch", m.patch_model)):
+        from training.config import FULL
+
+        widths = FULL.widths
+        model = CamClassifier(len(m.channels), stage.cam_pooling, stage.cam_pooling_k or 4, widths)
+        weights = model_dir / "torch" / f"{key}.npz"
+        if weights.is_file():
+            model = load_weights(weights, model)
+        else:
+            note = "same architecture, weights not found (timing only)"
+        built.append(model.eval())
+    return built[0], built[1], note
+
+
+def bench_torch(
+    model_dir: Path, analyzer: Analyzer, values: np.ndarray, runs: int, threads: int
+) -> tuple[float, str, float]:
+    """Median ms of the analysis with PyTorch + pytorch-grad-cam, note, global map difference."""
+    import torch
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    from inference.gradcam import gradcam_map
+    from training.models import LogitOnly
+
+    torch.set_num_threads(threads)
+    glob, patch, note = _torch_models(model_dir, analyzer)
+    m = analyzer.manifest
+
+    def once() -> tuple[float, np.ndarray, np.ndarray]:
+        start = time.perf_counter()
+        prep = prepare_image(values, m, 0.07, "R")
+        with GradCAM(LogitOnly(glob), [glob.target_layer]) as cam:
+            gmap = cam(torch.from_numpy(prep.global_input), [ClassifierOutputTarget(0)])
+            logit = float(cam.outputs[0, 0].detach())
+            acts = cam.activations_and_grads.activations[0]
+        head = glob.cam_head.weight.detach()[0, :, 0, 0]
+        raw = torch.einsum("k,khw->hw", head, acts[0]).numpy()
+        regions = select_regions(raw, prep.transform, prep.mask, m.crop_size, analyzer.top_k)
+        batch = torch.from_numpy(crop_batch(prep, [r.box for r in regions], m))
+        with GradCAM(LogitOnly(patch), [patch.target_layer]) as cam:
+            cam(batch, [ClassifierOutputTarget(0)] * len(regions))
+            crop_logits = cam.outputs[:, 0].detach().numpy()
+        fused_score(logit, crop_logits, m.fusion)
+        return (time.perf_counter() - start) * 1000, gmap[0], raw
+
+    for _ in range(1):
+        once()
+    times, last = [], None
+    for _ in range(runs):
+        ms, gmap, raw = once()
+        times.append(ms)
+        last = (gmap, raw)
+    assert last is not None
+    ours = gradcam_map(last[1], m.global_model.height_width)
+    return statistics.median(times), note, float(np.abs(ours - last[0]).max())
+
+
+def _print_stages(medians: dict[str, float]) -> None:
+    print("MammoLens (onnxruntime) median per stage, ms:")
+    for key, value in medians.items():
+        if key != "total":
+            print(f"  {key:<16} {value:8.1f}")
+    verdict = "within" if medians["total"] <= BUDGET_MS else "OVER"
+    print(f"  {'total':<16} {medians['total']:8.1f}   ({verdict} the {BUDGET_MS:.0f} ms budget)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=[d.value for d in Device], default="cpu")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        model_dir = args.model or default_model_dir()
+        if not (model_dir / "manifest.json").is_file():
+            print(f"no model at {model_dir}: exporting an untrained stand-in (timings only)")
+            model_dir = _standin_model(Path(scratch) / "standin")
+        analyzer = Analyzer(model_dir, Device(args.device), top_k=6, threads=args.threads)
+        values = _image()
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average before the runs: {load} (other processes skew the figures)")
+        print(
+            f"model {analyzer.manifest.name} {analyzer.manifest.version} on {analyzer.provider}, "
+            f"{args.threads} threads, image {values.shape[0]} x {values.shape[1]}, "
+            f"K = {analyzer.top_k}, median of {args.runs} runs"
+        )
+        medians, _ = bench_mammolens(analyzer, values, args.runs)
+        _print_stages(medians)
+        run_torch: Callable[[], tuple[float, str, float]] | None = None
+        if not args.no_torch:
+            try:
+                import pytorch_grad_cam  # noqa: F401
+                import torch  # noqa: F401
+
+                def run_torch() -> tuple[float, str, float]:
+                    return bench_torch(model_dir, analyzer, values, args.runs, args.threads)
+            except ImportError:
+                print("torch / pytorch-grad-cam not importable: no comparison")
+        if run_torch is not None:
+            torch_ms, note, diff = run_torch()
+            print(f"PyTorch + pytorch-grad-cam ({note}): {torch_ms:.1f} ms median")
+            print(f"  global Grad-CAM max |difference| vs MammoLens: {diff:.2e}")
+            ratio = torch_ms / medians["total"]
+            print(f"  ratio: MammoLens is {ratio:.1f}x faster (goal >= 5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
