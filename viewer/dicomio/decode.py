@@ -1,0 +1,75 @@
+"""Decoding of one file's pixel data with pydicom's plugins, SimpleITK as the fallback.
+
+Runs in a `DecoderPool` worker for compressed data (or in-process without a pool); returns
+stored values, never rescaled and never inverted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from viewer.dicomio.errors import DecodeError, DicomInputError
+from viewer.dicomio.header import ImageHeader
+
+log = logging.getLogger(__name__)
+
+
+def decode_file(header: ImageHeader) -> np.ndarray:
+    """Stored values of every frame as pydicom returns them (color as RGB)."""
+    try:
+        return _decode_pydicom(header)
+    except DicomInputError:
+        raise
+    except MemoryError as exc:
+        raise DecodeError(
+            header.path, "out of memory while decoding", value=header.transfer_syntax_uid
+        ) from exc
+    except Exception as first:
+        if not header.is_encapsulated:
+            raise DecodeError(
+                header.path, f"pydicom cannot decode: {first}", value=header.transfer_syntax_uid
+            ) from first
+        try:
+            return decode_simpleitk(header)
+        except Exception as second:
+            raise DecodeError(
+                header.path,
+                f"no decoder succeeded: pydicom: {first}; SimpleITK: {second}",
+                value=header.transfer_syntax_uid,
+                expected="a decodable transfer syntax",
+            ) from second
+
+
+def _decode_pydicom(header: ImageHeader) -> np.ndarray:
+    import pydicom
+    from pydicom.pixels import pixel_array
+
+    try:
+        return np.asarray(pixel_array(str(header.path)))
+    except (pydicom.errors.InvalidDicomError, AttributeError, KeyError):
+        ds = pydicom.dcmread(str(header.path), force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta.TransferSyntaxUID = header.transfer_syntax_uid
+        return np.asarray(ds.pixel_array)
+
+
+def decode_simpleitk(header: ImageHeader) -> np.ndarray:
+    """GDCM via SimpleITK; its rescale is undone so the result is stored values (checked)."""
+    import SimpleITK as sitk  # noqa: N813 (the name everyone uses)
+
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO("GDCMImageIO")
+    reader.SetFileName(str(header.path))
+    array = sitk.GetArrayFromImage(reader.Execute())
+    if header.samples_per_pixel == 1 and array.ndim == 2:
+        array = array[np.newaxis]
+    slope, intercept = header.rescale_slope, header.rescale_intercept
+    if header.samples_per_pixel == 1 and (
+        slope != 1.0 or intercept != 0.0 or array.dtype.kind == "f"
+    ):
+        array = np.rint((array.astype(np.float64) - intercept) / slope)
+    kind = "i" if header.pixel_representation else "u"
+    itemsize = max(header.bits_allocated // 8, 1)
+    return array.astype(f"{kind}{itemsize}" if header.samples_per_pixel == 1 else np.uint8)
