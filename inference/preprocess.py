@@ -227,12 +227,6 @@ def max_to(small: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     return np.maximum.reduceat(pooled, col_edges, axis=1).astype(np.float32)
 
 
-def _pad(content: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(grid_hw, np.float32)
-    out[: content.shape[0], : content.shape[1]] = content
-    return out
-
-
 def highpass_value(
     hp: np.ndarray, spec: ChannelSpec, value_range: tuple[float, float]
 ) -> np.ndarray:
