@@ -76,6 +76,17 @@ def test_lesions_do_not_change_the_breast_around_them() -> None:
     assert not (changed & ~near).any()
 
 
+def test_spicules_stop_at_the_skin_and_the_pectoral_muscle() -> None:
+    plain = generate_mammogram(0, "L", "MLO", lesions="none", **SMALL)
+    spiculated = generate_mammogram(0, "L", "MLO", lesions=[LesionKind.MASS], **SMALL)
+    assert spiculated.lesions[0].shape == "spiculated"
+    assert spiculated.pectoral_mask is not None
+    changed = plain.pixels != spiculated.pixels
+    assert changed.sum() > lesion_mask(spiculated).sum()  # the spicules reach beyond the outline
+    assert not (changed & ~spiculated.breast_mask).any()
+    assert not (changed & spiculated.pectoral_mask).any()
+
+
 def test_pixels_are_12_bit_monochrome2_with_a_dark_background() -> None:
     m = generate_mammogram(3, "L", "CC", **SMALL)
     assert m.pixels.dtype == np.uint16 and m.pixels.shape == (512, 416)

@@ -79,7 +79,7 @@ _PLACEMENT_TRIES = 6
 
 
 def _validated(
-    seed: int, laterality: str, view: str, shape: tuple[int, int], spacing: float
+    seed: int, laterality: str, view: str, shape: tuple[int, ...], spacing: float
 ) -> tuple[Laterality, View]:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise SyntheticParameterError("seed", seed, "a non-negative integer")

@@ -150,7 +150,7 @@ def _spicules(
     out = np.zeros(np.broadcast_shapes(dy.shape, dx.shape), dtype=np.float32)
     for _ in range(int(rng.integers(8, 17))):
         angle = rng.uniform(0, 2 * np.pi)
-        length = rng.uniform(0.6, 1.4) * radius
+        length = rng.uniform(0.5, 1.1) * radius
         half_width = rng.uniform(0.12, 0.3) / spacing_mm
         along = dx * np.cos(angle) + dy * np.sin(angle) - 0.8 * radius
         across = -dx * np.sin(angle) + dy * np.cos(angle)
@@ -207,7 +207,7 @@ def render_mass(
     target = rng.uniform(*MASS_Z) * ring_std
     already = float(image[box][inside].mean()) - ring_mean
     amplitude = max(0.4 * target, target - already) / float(profile[inside].mean())
-    image[box] += amplitude * profile
+    image[box] += amplitude * profile * valid[box]  # spicules stop at the skin and the muscle
     outline = _circle(where.center_yx, outline_r)
     lesion = Lesion(
         LesionKind.MASS,

@@ -22,6 +22,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
+    UID,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
     generate_uid,
@@ -32,7 +33,7 @@ from viewer.dicomio.synthetic_anatomy import STORED_MAX
 from viewer.dicomio.synthetic_font import render_text
 from viewer.dicomio.synthetic_types import DemoStudy, Lesion, LesionKind, SyntheticMammogram
 
-MG_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.2"
+MG_FOR_PRESENTATION = UID("1.2.840.10008.5.1.4.1.1.1.2")
 TRUTH_NAME = "ground_truth.json"
 PATIENT_NAME = "SYNTHETIC^DEMO"
 SCHEMA = "mammolens-synthetic-truth/1"
@@ -134,7 +135,7 @@ def _windows(mammogram: SyntheticMammogram, spec: DemoView) -> tuple[list, list,
 def _file_meta(sop_instance_uid: str) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MG_FOR_PRESENTATION
-    meta.MediaStorageSOPInstanceUID = sop_instance_uid
+    meta.MediaStorageSOPInstanceUID = UID(sop_instance_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     meta.ImplementationVersionName = "MAMMOLENS_SYN1"
@@ -171,6 +172,7 @@ def _mammography_modules(ds: Dataset, spec: DemoView, spacing_mm: float) -> None
     ds.ViewCodeSequence = DicomSequence([view])
     ds.AnatomicRegionSequence = DicomSequence([_code_item(*BREAST_CODE)])
     ds.BodyPartExamined = "BREAST"
+    ds.OrganExposed = "BREAST"
     ds.PositionerType = "MAMMOGRAPHIC"
     ds.DetectorType = "DIRECT"
     ds.ImagerPixelSpacing = [spacing_mm, spacing_mm]
