@@ -15,8 +15,10 @@ from viewer.dicomio.errors import (
     PixelDataSizeError,
 )
 from viewer.dicomio.header import ImageHeader, VoiFunction, VoiWindow, read_dataset, read_header
+from viewer.dicomio.index import ImageNode, PatientNode, SeriesNode, StudyNode, scan_paths
 from viewer.dicomio.luts import ModalityLut, VoiLut
 from viewer.dicomio.pixels import ModalityImage, load_image
+from viewer.dicomio.pool import DecoderPool
 from viewer.dicomio.voi import (
     VoiSetting,
     ai_input,
@@ -29,16 +31,21 @@ from viewer.dicomio.voi import (
 __all__ = [
     "DecodeError",
     "DecoderCrashedError",
+    "DecoderPool",
     "DecoderTimeoutError",
     "DicomInputError",
     "ImageHeader",
+    "ImageNode",
     "InvalidAttributeError",
     "MissingAttributeError",
     "ModalityImage",
     "ModalityLut",
     "NoPixelDataError",
     "NotDicomError",
+    "PatientNode",
     "PixelDataSizeError",
+    "SeriesNode",
+    "StudyNode",
     "VoiFunction",
     "VoiLut",
     "VoiSetting",
@@ -51,4 +58,5 @@ __all__ = [
     "read_dataset",
     "read_header",
     "render_display",
+    "scan_paths",
 ]

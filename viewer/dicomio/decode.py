@@ -73,3 +73,14 @@ def decode_simpleitk(header: ImageHeader) -> np.ndarray:
     kind = "i" if header.pixel_representation else "u"
     itemsize = max(header.bits_allocated // 8, 1)
     return array.astype(f"{kind}{itemsize}" if header.samples_per_pixel == 1 else np.uint8)
+
+
+def warm_up() -> None:
+    """Import the decoding plugins now, so the first file does not pay for it."""
+    import pydicom.pixels  # noqa: F401
+
+    for name in ("openjpeg", "libjpeg", "rle"):
+        try:
+            __import__(name)
+        except ImportError:
+            log.debug("plugin %s not installed", name)
