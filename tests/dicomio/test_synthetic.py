@@ -349,3 +349,12 @@ def test_demo_command_defaults_to_the_user_cache_folder() -> None:
 def test_demo_command_rejects_a_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo_command.main(["--seed", "-3"]) == 2
     assert "--seed -3" in capsys.readouterr().err
+
+
+def test_generator_source_hash_covers_every_generator_module() -> None:
+    from viewer.dicomio import synthetic
+
+    digest = synthetic.generator_source_hash()
+    assert len(digest) == 64 and digest == synthetic.generator_source_hash()
+    modules = sorted(p.name for p in Path(synthetic.__file__).parent.glob("synthetic*.py"))
+    assert {"synthetic.py", "synthetic_anatomy.py", "synthetic_lesions.py"} <= set(modules)

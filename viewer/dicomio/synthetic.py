@@ -29,6 +29,7 @@ least 4 mm inside the skin line, clear of the pectoral muscle and of the image e
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -58,6 +59,7 @@ from viewer.dicomio.synthetic_types import (
 )
 
 __all__ = [
+    "GENERATOR_VERSION",
     "RANDOM_LESION_COUNT_PROBABILITIES",
     "RANDOM_MASS_PROBABILITY",
     "DemoStudy",
@@ -68,10 +70,14 @@ __all__ = [
     "SyntheticParameterError",
     "View",
     "generate_mammogram",
+    "generator_source_hash",
     "lesion_mask",
     "write_demo_study",
 ]
 
+# Bumped whenever any synthetic_* module changes the generated pixels or truth, so that a cache
+# keyed on this file's bytes (or on this value) is invalidated.
+GENERATOR_VERSION = "2026.11.22-5"
 RANDOM_LESION_COUNT_PROBABILITIES = (0.4, 0.4, 0.2)  # P(0), P(1), P(2) lesions
 RANDOM_MASS_PROBABILITY = 0.5
 LesionSpec = Literal["random", "none"] | Sequence[LesionKind | str]
@@ -211,6 +217,14 @@ def _mirrored_lesion(lesion: Lesion, cols: int) -> Lesion:
         outline_yx=flip(lesion.outline_yx),
         specks_yx=flip(lesion.specks_yx),
     )
+
+
+def generator_source_hash() -> str:
+    """sha256 over the sources of every synthetic_* module: changes with any generator edit."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("synthetic*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def lesion_mask(mammogram: SyntheticMammogram, lesion: Lesion | None = None) -> np.ndarray:
