@@ -68,7 +68,7 @@ FULL = RunConfig(
         learning_rate=1e-3,
         dense_weight=1.0,
         flip_horizontal=False,
-        max_seconds=32 * 60,
+        max_seconds=28 * 60,
     ),
 )
 
