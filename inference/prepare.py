@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import SimpleITK as sitk  # noqa: N813 (the usual alias)
 
 from inference.errors import InputImageError
 from inference.manifest import ChannelKind, ChannelSpec, ModelManifest
@@ -16,6 +15,7 @@ from inference.preprocess import (
     GridTransform,
     breast_range,
     content_size,
+    gaussian,
     highpass_value,
     intensity_value,
     is_flipped,
@@ -55,19 +55,14 @@ class PreparedImage:
         }
 
 
-def _gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
-    itk = sitk.GetImageFromArray(image.astype(np.float32, copy=False))
-    return sitk.GetArrayFromImage(sitk.SmoothingRecursiveGaussian(itk, float(sigma_px)))
-
-
 def breast_background(image: np.ndarray, mask: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian background from breast pixels only: G(x * m) / G(m) (normalized convolution).
 
     Keeps the skin line from looking like a bright speck in the highpass channel.
     """
     weight = mask.astype(np.float32)
-    blurred = _gaussian(image * weight, sigma_px)
-    norm = _gaussian(weight, sigma_px)
+    blurred = gaussian(image * weight, sigma_px)
+    norm = gaussian(weight, sigma_px)
     return blurred / np.maximum(norm, np.float32(1e-6))
 
 
