@@ -70,6 +70,22 @@ def _create(path: Path, providers: list[str], threads: int, quiet: bool) -> ort.
         ) from None
 
 
+# Set once CUDA failed to start in this process, so `auto` does not retry (and re-log) per model.
+_cuda_failed = False
+
+
+def _create_cuda(path: Path, threads: int, quiet: bool) -> ort.InferenceSession:
+    """A session asking for CUDA first; in `auto` mode onnxruntime's failure log is silenced."""
+    if not quiet:
+        return _create(path, [CUDA, CPU], threads, quiet=False)
+    # The missing-library error is logged by onnxruntime's default logger, not the session's.
+    ort.set_default_logger_severity(4)
+    try:
+        return _create(path, [CUDA, CPU], threads, quiet=True)
+    finally:
+        ort.set_default_logger_severity(2)
+
+
 def create_session(path: Path, device: Device, threads: int) -> tuple[ort.InferenceSession, str]:
     """Open `path` on `device`; returns the session and the provider it really runs on."""
     available = ort.get_available_providers()
@@ -78,10 +94,12 @@ def create_session(path: Path, device: Device, threads: int) -> tuple[ort.Infere
             f"{path}: device 'cuda' requested but this onnxruntime build has no CUDA execution "
             f"provider (available: {', '.join(available)}); install onnxruntime-gpu or use 'cpu'"
         )
-    if device is not Device.CPU and CUDA in available:
-        session = _create(path, [CUDA, CPU], threads, quiet=device is Device.AUTO)
+    global _cuda_failed
+    if device is Device.CUDA or (device is Device.AUTO and CUDA in available and not _cuda_failed):
+        session = _create_cuda(path, threads, quiet=device is Device.AUTO)
         if session.get_providers()[0] == CUDA:
             return session, CUDA
+        _cuda_failed = True
         if device is Device.CUDA:
             raise DeviceError(
                 f"{path}: device 'cuda' requested but onnxruntime could not start the CUDA "
