@@ -76,3 +76,18 @@ def test_invalid_values_are_refused_with_the_field_named() -> None:
         camera.canvas_size = (0, 5)
     with pytest.raises(CameraError, match="zoom factor"):
         camera.zoom_at(0.0, (1, 1))
+
+
+def test_fit_side_puts_the_image_against_that_side_also_when_mirrored() -> None:
+    for flip in (False, True):
+        camera = Camera((400, 100), (300, 200))
+        camera.flip_horizontal = flip
+        camera.fit_side = "right"
+        xs = sorted(camera.image_to_screen(200, col)[0] for col in (0, 100))
+        assert xs[1] == pytest.approx(300)  # the image touches the right edge
+        camera.fit_side = "left"
+        xs = sorted(camera.image_to_screen(200, col)[0] for col in (0, 100))
+        assert xs[0] == pytest.approx(0)
+        camera.set_view(2.0, (10, 10))
+        camera.fit_side = "right"  # not fitted any more: the view stays
+        assert camera.zoom == 2.0

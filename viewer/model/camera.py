@@ -12,6 +12,8 @@ import math
 
 from psygnal import Signal
 
+from viewer.model.hanging import Side
+
 MIN_ZOOM = 1.0 / 64.0
 MAX_ZOOM = 64.0
 
@@ -33,6 +35,7 @@ class Camera:
             raise CameraError(f"image_shape {image_shape!r}: expected positive rows and columns")
         self._width, self._height = _valid_size(canvas_size)
         self._flip = False
+        self._fit_side: Side | None = None
         self._zoom = 1.0
         self._center = (self._rows / 2.0, self._cols / 2.0)
         self._fitted = True
@@ -82,7 +85,20 @@ class Camera:
             return
         self._flip = value
         self.flip_changed.emit(value)
+        if self._fitted:
+            self.fit()
         self.view_changed.emit()
+
+    @property
+    def fit_side(self) -> Side | None:
+        """The canvas side a fitted image touches (hanging: chest wall to the middle), or None."""
+        return self._fit_side
+
+    @fit_side.setter
+    def fit_side(self, value: Side | None) -> None:
+        self._fit_side = None if value is None else Side(value)
+        if self._fitted:
+            self.fit()
 
     @property
     def fit_zoom(self) -> float:
@@ -100,9 +116,13 @@ class Camera:
         self._set_view(zoom, center)
 
     def fit(self) -> None:
-        """Whole image visible and centered."""
+        """Whole image visible, centered, or against `fit_side` when one is set."""
         self._fitted = True
-        self._set_view(self.fit_zoom, (self._rows / 2.0, self._cols / 2.0))
+        zoom = self.fit_zoom
+        spare = max(self._width - self._cols * zoom, 0.0) / 2.0  # screen px left and right
+        shift = {Side.RIGHT: spare, Side.LEFT: -spare, None: 0.0}[self._fit_side]
+        sx = -1.0 if self._flip else 1.0
+        self._set_view(zoom, (self._rows / 2.0, self._cols / 2.0 - sx * shift / zoom))
 
     def one_to_one(self) -> None:
         """One image pixel per screen pixel, keeping the current center."""

@@ -48,6 +48,14 @@ def view_label(header: ImageHeader) -> str:
     return " ".join(part for part in (header.laterality, header.view_position) if part)
 
 
+def geometry_lines(header: ImageHeader) -> list[str]:
+    """Modality, matrix size, pixel spacing and photometric interpretation."""
+    size = f"{header.columns} x {header.rows}"
+    if header.pixel_spacing:
+        size += f"  {header.pixel_spacing[0]:.3f} mm"
+    return [line for line in (header.modality, size, header.photometric) if line]
+
+
 def display_lines(
     window: VoiWindow | None, zoom: float, frame: int, frames: int, invert: bool
 ) -> list[str]:
@@ -76,7 +84,7 @@ def overlay_text(
     return {
         Corner.TOP_LEFT: [view_label(header)] if view_label(header) else [],
         Corner.TOP_RIGHT: patient_lines(header, privacy) + study_lines(header, privacy),
-        Corner.BOTTOM_LEFT: [header.modality or "", header.photometric],
+        Corner.BOTTOM_LEFT: geometry_lines(header),
         Corner.BOTTOM_RIGHT: display_lines(window, zoom, frame, frames, invert),
     }
 

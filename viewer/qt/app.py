@@ -41,8 +41,11 @@ def main(argv: Sequence[str]) -> int:
     if ICON.exists():
         app.setWindowIcon(QtGui.QIcon(str(ICON)))
     window = MainWindow()
-    window.resize(1600, 1000)
-    window.show()
+    if window.settings.window_state()[0] is None:  # first start: use the whole screen
+        window.setGeometry(app.primaryScreen().availableGeometry())  # also without a WM
+        window.showMaximized()
+    else:
+        window.show()
     if paths:
         window.open_paths(paths)
     return int(app.exec())

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from viewer.model import Camera, ImageDisplay, ScreenSampler, Tile, ViewerState
+from viewer.model import Camera, ImageDisplay, ScreenSampler, Side, Tile, ViewerState
 from viewer.qt.layer_items import LayerItems
 from viewer.qt.overlays import Overlay
 
@@ -66,6 +66,8 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         self.setAcceptDrops(False)  # the main window takes drops
         self.setContextMenuPolicy(QtCore.Qt.ContextMenuPolicy.NoContextMenu)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        ignored = QtWidgets.QSizePolicy.Policy.Ignored
+        self.setSizePolicy(ignored, ignored)  # the grid decides; the scene rect must not
         self._root = QtWidgets.QGraphicsRectItem()  # carries the camera transform
         self._root.setPen(QtGui.QPen(QtCore.Qt.PenStyle.NoPen))
         self.scene().addItem(self._root)
@@ -76,8 +78,10 @@ class ImageCanvas(QtWidgets.QGraphicsView):
 
     # --- binding -------------------------------------------------------------------------
 
-    def set_display(self, display: ImageDisplay, flip_horizontal: bool = False) -> None:
-        """Show `display` fitted to the canvas (disconnects from the previous one)."""
+    def set_display(
+        self, display: ImageDisplay, flip_horizontal: bool = False, fit_side: Side | None = None
+    ) -> None:
+        """Show `display` fitted (against `fit_side` if given), replacing any other display."""
         self.clear()
         self.display = display
         stored = display.image.stored
@@ -89,6 +93,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         rows, cols = self._sampler.shape
         self.camera = Camera((rows, cols), self._canvas_size())
         self.camera.flip_horizontal = flip_horizontal
+        self.camera.fit_side = fit_side
         self.camera.view_changed.connect(self.refresh)
         display.voi_changed.connect(self._on_display_changed)
         display.invert_changed.connect(self._on_display_changed)

@@ -26,6 +26,8 @@ from viewer.qt.workers import (
     scan,
 )
 
+_OPPOSITE = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}
+
 PoolFactory = Callable[[], "dicomio.DecoderPool | None"]
 
 
@@ -173,8 +175,9 @@ class MainWindow(QtWidgets.QMainWindow):
         canvas = self.grid.canvases[request.slot]
         cell = request.cell
         flip = cell is not None and needs_flip(cell, loaded.brightness)
-        canvas.overlay.mirrored = cell is not None and cell.chest_wall == Side.LEFT
-        canvas.set_display(display, flip_horizontal=flip)
+        chest_wall = cell.chest_wall if cell is not None else None
+        canvas.overlay.outer_side = _OPPOSITE.get(chest_wall)
+        canvas.set_display(display, flip_horizontal=flip, fit_side=chest_wall)
         self.statusBar().showMessage(f"Opened {request.path.name}", 3000)
         if canvas is self.grid.active:
             self._on_active_changed(canvas)

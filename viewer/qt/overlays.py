@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from viewer.model import Corner, ImageDisplay, overlay_text, warnings_for
+from viewer.model import Corner, ImageDisplay, Side, overlay_text, warnings_for
 
 _BANNER_STYLE = (
     "QLabel { color: black; background: rgba(255, 170, 0, 225); padding: 4px 10px;"
     " font-size: 13px; font-weight: bold; }"
 )
-_MIRROR = {
-    Corner.TOP_LEFT: Corner.TOP_RIGHT,
-    Corner.TOP_RIGHT: Corner.TOP_LEFT,
-    Corner.BOTTOM_LEFT: Corner.BOTTOM_RIGHT,
-    Corner.BOTTOM_RIGHT: Corner.BOTTOM_LEFT,
-}
 _MARGIN, _PAD = 6, 4
 _TEXT = QtGui.QColor(240, 240, 240)
 _BOX = QtGui.QColor(0, 0, 0, 130)
@@ -28,13 +22,14 @@ _BOX = QtGui.QColor(0, 0, 0, 130)
 class Overlay:
     """The lines shown in each corner of one canvas, and its warning banner.
 
-    `mirrored` swaps left and right corners, so the view label sits on the side away from the
-    chest wall when a hanging protocol puts the chest wall on the left.
+    With `outer_side` set (a hanging protocol put the chest wall on the other side), all text
+    goes to that side's corners, top and bottom, so none of it covers the breast at the chest
+    wall; otherwise the four corners are used.
     """
 
     def __init__(self, canvas: QtWidgets.QGraphicsView) -> None:
         self.canvas = canvas
-        self.mirrored = False
+        self.outer_side: Side | None = None
         self.lines: dict[Corner, list[str]] = {}
         self.font = QtGui.QFont(canvas.font())
         self.font.setPixelSize(14)
@@ -89,11 +84,21 @@ class Overlay:
 
     def paint(self, painter: QtGui.QPainter, width: int, height: int) -> None:
         """Draw the four corners' text on dark boxes into a `width` x `height` viewport."""
-        for corner, lines in self.lines.items():
-            lines = [line for line in lines if line]
+        for corner, lines, big_first in self._blocks():
             if lines:
-                target = _MIRROR[corner] if self.mirrored else corner
-                self._paint_block(painter, lines, target, width, height, corner == Corner.TOP_LEFT)
+                self._paint_block(painter, lines, corner, width, height, big_first)
+
+    def _blocks(self) -> list[tuple[Corner, list[str], bool]]:
+        lines = {corner: [line for line in text if line] for corner, text in self.lines.items()}
+        if self.outer_side is None:
+            return [(corner, text, corner == Corner.TOP_LEFT) for corner, text in lines.items()]
+        top, bottom = Corner.TOP_LEFT, Corner.BOTTOM_LEFT
+        if self.outer_side == Side.RIGHT:
+            top, bottom = Corner.TOP_RIGHT, Corner.BOTTOM_RIGHT
+        top_lines = lines.get(Corner.TOP_LEFT, []) + lines.get(Corner.TOP_RIGHT, [])
+        bottom_lines = lines.get(Corner.BOTTOM_LEFT, []) + lines.get(Corner.BOTTOM_RIGHT, [])
+        big = bool(lines.get(Corner.TOP_LEFT))
+        return [(top, top_lines, big), (bottom, bottom_lines, False)]
 
     def _paint_block(self, painter: QtGui.QPainter, lines: list[str], corner: Corner,
                      width: int, height: int, big_first: bool) -> None:  # fmt: skip

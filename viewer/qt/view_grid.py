@@ -45,6 +45,11 @@ class ViewGrid(QtWidgets.QWidget):
         for canvas, cell in zip(self.canvases, protocol.cells, strict=True):
             self._layout.addWidget(canvas, cell.row, cell.col)
             canvas.show()
+        # Equal cells whatever the images: stretch the protocol's rows and columns only.
+        for index in range(max(self._layout.rowCount(), protocol.rows)):
+            self._layout.setRowStretch(index, 1 if index < protocol.rows else 0)
+        for index in range(max(self._layout.columnCount(), protocol.cols)):
+            self._layout.setColumnStretch(index, 1 if index < protocol.cols else 0)
         if self.active not in self.canvases:
             self.set_active(self.canvases[0])
 

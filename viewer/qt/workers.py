@@ -82,18 +82,10 @@ def make_thumbnail(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) -> np.
 
 
 def scan(paths: Sequence[Path]) -> ScanResult:
-    """Group files / folders / DICOMDIRs into patients; single files that fail are reported."""
+    """Group files / folders / DICOMDIRs into patients; the files that failed come with it."""
     errors: list[dicomio.DicomInputError] = []
-    patients = list(dicomio.scan_paths([Path(p) for p in paths]))
-    headers = headers_of(patients)
-    found = {Path(h.path).resolve() for h in headers}
-    for path in map(Path, paths):
-        if path.is_file() and path.name.upper() != "DICOMDIR" and path.resolve() not in found:
-            try:
-                headers.append(dicomio.read_header(path))
-            except dicomio.DicomInputError as exc:
-                errors.append(exc)
-    return ScanResult(patients, headers, errors)
+    patients = list(dicomio.scan_paths([Path(p) for p in paths], errors))
+    return ScanResult(patients, headers_of(patients), errors)
 
 
 def headers_of(patients: Sequence[Any]) -> list[dicomio.ImageHeader]:
@@ -117,7 +109,8 @@ class Jobs(QtCore.QObject):
     def start(self, function: Callable[..., Any], *args: Any, returned: Callable[[Any], None],
               errored: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
         """Run `function(*args)` in the pool; `returned` / `errored` run on the GUI thread."""
-        worker = create_worker(function, *args, _start_thread=False)
+        # Errors go to our handler only (superqt would otherwise re-raise them in the GUI thread).
+        worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(returned)
         worker.errored.connect(errored or self._on_error)
         worker.finished.connect(lambda: self._running.discard(worker))
