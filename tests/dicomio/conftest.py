@@ -48,6 +48,7 @@ def make_dataset(pixels: np.ndarray, **attrs: Any) -> Dataset:
     ds.HighBit = ds.BitsStored - 1
     ds.PixelRepresentation = 1 if pixels.dtype.kind == "i" else 0
     ds.PixelData = np.ascontiguousarray(pixels).tobytes()
+    ds["PixelData"].VR = "OB" if pixels.dtype.itemsize == 1 else "OW"
     for keyword, value in attrs.items():
         setattr(ds, keyword, value)
     return ds

@@ -7,6 +7,7 @@ data) against the bytes present, and raises a `DicomInputError` subclass naming 
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from viewer.dicomio.errors import (
     tag_label,
 )
 from viewer.dicomio.luts import ModalityLut, VoiLut, read_modality_lut, read_voi_luts
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_BYTES = 2 * 1024**3
 """Largest decoded pixel size accepted (all frames); override with MAMMOLENS_PIXEL_BUDGET."""
@@ -237,8 +240,7 @@ def _parse(path: Path, fp: BinaryIO) -> Dataset:
                 raise NotDicomError(
                     path, "not a DICOM file", expected="'DICM' at byte 128 or a raw dataset"
                 ) from None
-        for elem in ds:  # convert every element now, so malformed ones fail here, typed
-            _ = elem.value
+        _convert_elements(path, ds)
     except DicomInputError:
         raise
     except (EOFError, struct.error) as exc:
@@ -246,6 +248,32 @@ def _parse(path: Path, fp: BinaryIO) -> Dataset:
     except Exception as exc:  # pydicom raises many types on malformed input
         raise NotDicomError(path, f"unreadable DICOM header: {type(exc).__name__}: {exc}") from exc
     return ds
+
+
+# Groups whose values decide the pixels: a malformed value there is fatal, elsewhere dropped.
+PIXEL_GROUPS = (0x0002, 0x0028, 0x2050, 0x7FE0)
+
+
+def _convert_elements(path: Path, ds: Dataset) -> None:
+    """Convert every top-level element now, so a malformed one fails here, typed and named."""
+    for tag in list(ds.keys()):
+        try:
+            _ = ds[tag].value
+        except Exception as exc:
+            keyword = pydicom.datadict.keyword_for_tag(tag) or "(private or unknown)"
+            if tag.group not in PIXEL_GROUPS:
+                log.warning("%s: dropped malformed %s: %s", path, tag_label(keyword, tag), exc)
+                del ds[tag]
+                continue
+            raw = ds.get_item(tag)
+            raw_value = getattr(raw, "value", None)
+            raise InvalidAttributeError(
+                path,
+                "malformed value",
+                tag=tag_label(keyword, int(tag)),
+                value=raw_value[:64] if isinstance(raw_value, bytes) else raw_value,
+                expected=f"a valid {getattr(raw, 'VR', '')} value ({exc})",
+            ) from exc
 
 
 def _plausible_raw_dataset(ds: Dataset) -> bool:
