@@ -176,12 +176,17 @@ def _crop_highpass(prep: PreparedImage, box: Box, spec: ChannelSpec) -> np.ndarr
 def crop_batch(
     prep: PreparedImage, boxes: list[Box], manifest: ModelManifest, batch: int | None = None
 ) -> np.ndarray:
-    """[max(K, batch), C, S, S] crops of the canonical boxes; boxes smaller than S are 0-padded."""
+    """[max(K, batch), C, S, S] crops of the canonical boxes; boxes smaller than S are padded
+    with the background value (what pixels outside the breast get)."""
     if not boxes:
         raise InputImageError("no crop boxes: the breast mask left no candidate region")
     size = manifest.crop_size
     count = max(len(boxes), batch or 0)
     out = np.zeros((count, len(manifest.channels), size, size), np.float32)
+    norm = manifest.normalization
+    for channel, spec in enumerate(manifest.channels):
+        if spec.kind is ChannelKind.INTENSITY:  # padding looks like background, as on the grid
+            out[:, channel] = np.float32((0 - norm.mean) / norm.std)
     for index, box in enumerate(boxes):
         mask = _region_mask(prep, box)
         h, w = box[2] - box[0], box[3] - box[1]

@@ -84,3 +84,17 @@ def test_non_float_input_is_refused() -> None:
     manifest = manifest_from_dict(manifest_dict((256, 208), 64, HP))
     with pytest.raises(InputImageError, match="float32"):
         prepare_image(np.zeros((64, 64), np.uint16), manifest, 0.07, "L")
+
+
+def test_crop_padding_equals_the_background_value() -> None:
+    data = manifest_dict((256, 208), 64, HP)
+    data["normalization"].update(mean=0.25, std=0.5)
+    manifest = manifest_from_dict(data)
+    image = mammogram("L", shape=(200, 150), label=False)
+    prep = prepare_image(image, manifest, 0.07, "L")
+    crops = crop_batch(prep, [(0, 100, 40, 150)], manifest, batch=2)
+    assert crops.shape == (2, 2, 64, 64)
+    background = (0 - 0.25) / 0.5
+    assert np.all(crops[0, 0, 40:, :] == background) and np.all(crops[0, 0, :, 50:] == background)
+    assert np.all(crops[1, 0] == background) and np.all(crops[:, 1, 40:, :] == 0)
+    assert prep.global_input[0, 0, -1, -1] == background
