@@ -16,9 +16,14 @@ from viewer.dicomio.header import ImageHeader
 log = logging.getLogger(__name__)
 
 
-def decode_file(header: ImageHeader) -> np.ndarray:
-    """Stored values of every frame as pydicom returns them (color as RGB)."""
+def decode_file(header: ImageHeader, use_pydicom: bool = True) -> np.ndarray:
+    """Stored values of every frame as pydicom returns them (color as RGB).
+
+    `use_pydicom=False` goes straight to the SimpleITK fallback (a test hook).
+    """
     try:
+        if not use_pydicom:
+            raise RuntimeError("pydicom plugins skipped on request")
         return _decode_pydicom(header)
     except DicomInputError:
         raise
@@ -56,23 +61,28 @@ def _decode_pydicom(header: ImageHeader) -> np.ndarray:
 
 
 def decode_simpleitk(header: ImageHeader) -> np.ndarray:
-    """GDCM via SimpleITK; its rescale is undone so the result is stored values (checked)."""
+    """GDCM via SimpleITK, made back into stored values (checked against pydicom in the tests).
+
+    GDCM applies Rescale Slope/Intercept and turns MONOCHROME1 into MONOCHROME2 by
+    `2**BitsStored - 1 - stored`; both are undone here. (It refuses signed MONOCHROME1.)
+    """
     import SimpleITK as sitk  # noqa: N813 (the name everyone uses)
 
     reader = sitk.ImageFileReader()
     reader.SetImageIO("GDCMImageIO")
     reader.SetFileName(str(header.path))
     array = sitk.GetArrayFromImage(reader.Execute())
-    if header.samples_per_pixel == 1 and array.ndim == 2:
+    if header.samples_per_pixel == 3:
+        return array.astype(np.uint8)
+    if array.ndim == 2:
         array = array[np.newaxis]
-    slope, intercept = header.rescale_slope, header.rescale_intercept
-    if header.samples_per_pixel == 1 and (
-        slope != 1.0 or intercept != 0.0 or array.dtype.kind == "f"
-    ):
-        array = np.rint((array.astype(np.float64) - intercept) / slope)
+    values = array.astype(np.float64)
+    values = (values - header.rescale_intercept) / header.rescale_slope
+    if header.is_monochrome1 and not header.pixel_representation:
+        values = (2**header.bits_stored - 1) - values
     kind = "i" if header.pixel_representation else "u"
     itemsize = max(header.bits_allocated // 8, 1)
-    return array.astype(f"{kind}{itemsize}" if header.samples_per_pixel == 1 else np.uint8)
+    return np.rint(values).astype(f"{kind}{itemsize}")
 
 
 def warm_up() -> None:

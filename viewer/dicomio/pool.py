@@ -8,7 +8,8 @@ is killed and becomes `DecoderTimeoutError`; either way it is replaced and the p
 On Linux each worker's address space is limited (RLIMIT_AS): running out is a `DecodeError`.
 
 Test hook: env MAMMOLENS_DECODER_FAULT = abort | segfault | hang | oom, read by `decode()` in
-the parent at call time, makes the worker fail that way for that call.
+the parent at call time, makes the worker fail that way for that call; `no-pydicom` makes it
+skip pydicom's plugins and use the SimpleITK fallback.
 """
 
 from __future__ import annotations
@@ -270,7 +271,7 @@ def _decode_task(
 ) -> tuple[Any, ...]:
     try:
         _inject(fault, nbytes)
-        array = np.ascontiguousarray(decode(header))
+        array = np.ascontiguousarray(decode(header, use_pydicom=fault != "no-pydicom"))
         if array.nbytes > nbytes:
             raise DecodeError(
                 header.path,
