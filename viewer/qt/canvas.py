@@ -46,6 +46,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         self.camera: Camera | None = None
         self._sampler: ScreenSampler | None = None
         self._color_frames: np.ndarray | None = None
+        self._placed_tile: Tile | None = None
         self._drag: tuple[QtCore.Qt.MouseButton, QtCore.QPointF] | None = None
         self._setup_scene()
         self.overlay = Overlay(self)
@@ -54,6 +55,8 @@ class ImageCanvas(QtWidgets.QGraphicsView):
 
     def _setup_scene(self) -> None:
         self.setScene(QtWidgets.QGraphicsScene(self))
+        # A handful of items: a BSP index only costs time on every geometry change.
+        self.scene().setItemIndexMethod(QtWidgets.QGraphicsScene.ItemIndexMethod.NoIndex)
         self.setBackgroundBrush(QtGui.QColor("black"))
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -114,6 +117,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
             self.camera.view_changed.disconnect(self.refresh)
         self.layer_items.unbind()
         self.display = self.camera = self._sampler = self._color_frames = None
+        self._placed_tile = None
         self.image_item.clear()
         self.overlay.clear()
 
@@ -147,8 +151,10 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         self._apply_camera()
         tile = self._sampler.tile(self.display.frame, self.camera.visible_rect(), self.camera.zoom)
         self.image_item.setImage(self._pixels(tile), autoLevels=False)
-        row0, col0, rows, cols = tile.rect
-        self.image_item.setRect(QtCore.QRectF(col0, row0, cols, rows))
+        if tile is not self._placed_tile:  # W/L steps keep the tile: no geometry change
+            row0, col0, rows, cols = tile.rect
+            self.image_item.setRect(QtCore.QRectF(col0, row0, cols, rows))
+            self._placed_tile = tile
         self._update_overlay()
 
     def _pixels(self, tile: Tile) -> np.ndarray:
@@ -168,7 +174,8 @@ class ImageCanvas(QtWidgets.QGraphicsView):
             sx * zoom, 0.0, 0.0, zoom, width / 2.0 - sx * center_col * zoom,
             height / 2.0 - center_row * zoom,
         )  # fmt: skip
-        self._root.setTransform(transform)
+        if transform != self._root.transform():
+            self._root.setTransform(transform)
 
     def _update_overlay(self, *_: object) -> None:
         if self.display is None or self.camera is None:

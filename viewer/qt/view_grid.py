@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from viewer.model import SINGLE_VIEW, HangingProtocol, ViewerState
 from viewer.qt.canvas import ImageCanvas
 
-_ACTIVE_STYLE = "ImageCanvas { border: 2px solid #3d8ee6; }"
-_IDLE_STYLE = "ImageCanvas { border: 2px solid #202020; }"
+_ACTIVE_STYLE = "QGraphicsView { border: 2px solid #3d8ee6; }"
+_IDLE_STYLE = "QGraphicsView { border: 2px solid black; }"
 
 
 class ViewGrid(QtWidgets.QWidget):
@@ -26,6 +26,10 @@ class ViewGrid(QtWidgets.QWidget):
         self._layout = QtWidgets.QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
+        palette = self.palette()
+        palette.setColor(QtGui.QPalette.ColorRole.Window, QtGui.QColor("black"))
+        self.setPalette(palette)
+        self.setAutoFillBackground(True)  # black between the cells, not the window's gray
         self.set_protocol(SINGLE_VIEW)
 
     def set_protocol(self, protocol: HangingProtocol) -> None:
@@ -36,6 +40,7 @@ class ViewGrid(QtWidgets.QWidget):
             canvas = ImageCanvas(self.state, self)
             canvas.activated.connect(self.set_active)
             canvas.hovered.connect(self.hovered)
+            canvas.setStyleSheet(_IDLE_STYLE)
             self.canvases.append(canvas)
         for canvas in self.canvases[needed:]:
             canvas.clear()
