@@ -141,6 +141,8 @@ def finish_pixels(header: ImageHeader, array: np.ndarray) -> np.ndarray:
     """Frames axis always present; color made RGB uint8 (palette applied, 16-bit scaled)."""
     if array.ndim == len(_sample_shape(header)):
         array = array[np.newaxis]
+    if not array.dtype.isnative:  # big endian files: native order for fast indexing
+        array = array.astype(array.dtype.newbyteorder("="))
     if header.photometric == "PALETTE COLOR":
         array = _apply_palette(header, array)
     if array.ndim == 4 and array.dtype != np.uint8:

@@ -132,9 +132,21 @@ def render_display(
         unit = voi_unit(image.values(frame), header, voi)
         return to_8bit(unit, presentation_inverted(header, invert))
     offset, lut = display_lut(image, voi, invert)
+    return lut[lut_index(stored, offset)]
+
+
+def lut_index(stored: np.ndarray, offset: int) -> np.ndarray:
+    """`stored - offset` as an index array, without a 64-bit copy for 8/16-bit data."""
     if offset == 0:
-        return lut[stored]
-    return lut[stored.astype(np.int64) - offset]
+        return stored
+    if (
+        stored.dtype.kind == "i"
+        and stored.dtype.itemsize <= 2
+        and offset == np.iinfo(stored.dtype).min
+    ):
+        unsigned = np.dtype(f"u{stored.dtype.itemsize}")
+        return stored.view(unsigned) ^ unsigned.type(1 << (8 * stored.dtype.itemsize - 1))
+    return stored.astype(np.int64) - offset
 
 
 def ai_input(image: ModalityImage, frame: int = 0) -> np.ndarray:
