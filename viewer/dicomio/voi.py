@@ -141,6 +141,7 @@ def lut_index(stored: np.ndarray, offset: int) -> np.ndarray:
         return stored
     if (
         stored.dtype.kind == "i"
+        and stored.dtype.isnative
         and stored.dtype.itemsize <= 2
         and offset == np.iinfo(stored.dtype).min
     ):
