@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import threading
@@ -24,6 +25,7 @@ from inference.session import Device, LoadedModel, load_model
 SPACING_TOLERANCE = 0.2
 
 
+@functools.cache
 def app_version() -> str:
     """The installed mammolens version, or "unknown" when running from a bare source tree."""
     try:

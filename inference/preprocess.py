@@ -166,24 +166,30 @@ def segment_breast(small: np.ndarray) -> np.ndarray:
     Otsu's threshold and the background level (median below it) come from every second pixel;
     the final threshold is halfway between them, so faint skin-line tissue stays in. Burned-in
     labels and markers are separate components and fall out with the largest-component rule.
+    Holes are below-threshold components that do not touch the image border.
     """
     sample = small[::2, ::2]
     threshold = otsu_threshold(sample)
     below = sample[sample <= threshold]
     background = float(np.median(below)) if below.size else threshold
     binary = (small > (background + threshold) / 2).astype(np.uint8)
-    labels = run_filter(sitk.ConnectedComponentImageFilter(), sitk.GetImageFromArray(binary))
-    relabel = sitk.RelabelComponentImageFilter()
-    relabel.SetSortByObjectSize(True)
-    largest = sitk.GetArrayFromImage(run_filter(relabel, labels)) == 1
-    fill = sitk.BinaryFillholeImageFilter()
-    fill.SetForegroundValue(1)
-    fill.SetFullyConnected(False)
-    filled = run_filter(fill, sitk.GetImageFromArray(largest.astype(np.uint8)))
-    mask = sitk.GetArrayFromImage(filled).astype(bool)
+    largest = _components(binary, largest_only=True)
+    mask = largest | _components((~largest).astype(np.uint8), largest_only=False)
     if not mask.any():
         raise InputImageError("no breast found: the image has no region brighter than background")
     return mask
+
+
+def _components(binary: np.ndarray, largest_only: bool) -> np.ndarray:
+    """The largest 8-connected component, or every component not touching the border."""
+    labels_image = run_filter(sitk.ConnectedComponentImageFilter(), sitk.GetImageFromArray(binary))
+    labels = sitk.GetArrayFromImage(labels_image)
+    if largest_only:
+        counts = np.bincount(labels.ravel())
+        counts[0] = 0
+        return labels == int(np.argmax(counts)) if counts.any() else np.zeros(binary.shape, bool)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return (labels > 0) & ~np.isin(labels, border)
 
 
 def sample_bilinear(image: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

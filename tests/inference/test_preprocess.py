@@ -98,3 +98,11 @@ def test_crop_padding_equals_the_background_value() -> None:
     assert np.all(crops[0, 0, 40:, :] == background) and np.all(crops[0, 0, :, 50:] == background)
     assert np.all(crops[1, 0] == background) and np.all(crops[:, 1, 40:, :] == 0)
     assert prep.global_input[0, 0, -1, -1] == background
+
+
+def test_mask_fills_dark_holes_inside_the_breast() -> None:
+    image = mammogram("L", lesion_rc=None, label=False)
+    image[480:560, 150:230] = 60  # a background-dark region enclosed by breast tissue
+    small = shrink_mean(image, 4, False)
+    mask = segment_breast(small)
+    assert mask[130, 47] and mask[120:140, 38:57].all()
