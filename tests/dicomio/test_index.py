@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import pydicom
 from pydicom.uid import generate_uid
 
-from tests.dicomio.conftest import PYDICOM_FILES, make_dataset, write_dataset
+from tests.dicomio.conftest import PYDICOM_FILES, make_dataset, pydicom_data_folder, write_dataset
 from viewer.dicomio import DicomInputError, NotDicomError, scan_paths
 
 
@@ -57,3 +59,30 @@ def test_dicomdir_is_followed() -> None:
     images = [i for p in tree for s in p.studies for se in s.series for i in se.images]
     assert len(images) == 31  # every IMAGE record of the DICOMDIR
     assert not errors
+
+
+def test_sqlite_cache_round_trips_and_notices_changes(tmp_path: Path) -> None:
+    from viewer.dicomio import HeaderCache, read_header
+    from viewer.dicomio.index_cache import header_from_json, header_to_json
+
+    for name in ["vlut_04.dcm", "mlut_18.dcm", "RG1_UNCR.dcm"]:
+        header = read_header(pydicom_data_folder() / name)
+        again = header_from_json(header_to_json(header))
+        assert again.windows == header.windows and again.path == header.path
+        assert [v.lut.tolist() for v in again.voi_luts] == [v.lut.tolist() for v in header.voi_luts]
+        assert (again.modality_lut is None) == (header.modality_lut is None)
+    _study(tmp_path / "data")
+    cache = HeaderCache(tmp_path / "index.sqlite")
+    first = scan_paths([tmp_path / "data"], cache=cache)
+    assert len(cache) == 4
+    assert scan_paths([tmp_path / "data"], cache=cache) == first
+    changed = tmp_path / "data" / "a" / "RCC.dcm"
+    ds = pydicom.dcmread(changed)
+    ds.ImageLaterality = "L"
+    before = changed.stat().st_mtime_ns
+    ds.save_as(changed)
+    os.utime(changed, ns=(before + 10**9, before + 10**9))  # coarse-clock filesystems too
+    tree = scan_paths([tmp_path / "data"], cache=cache)
+    sides = sorted(i.header.laterality for i in tree[0].studies[0].series[0].images)
+    assert sides == ["L", "L", "L", "R"]
+    cache.close()

@@ -16,6 +16,7 @@ from viewer.dicomio.errors import (
 )
 from viewer.dicomio.header import ImageHeader, VoiFunction, VoiWindow, read_dataset, read_header
 from viewer.dicomio.index import ImageNode, PatientNode, SeriesNode, StudyNode, scan_paths
+from viewer.dicomio.index_cache import HeaderCache
 from viewer.dicomio.luts import ModalityLut, VoiLut
 from viewer.dicomio.pixels import ModalityImage, load_image
 from viewer.dicomio.pool import DecoderPool
@@ -34,6 +35,7 @@ __all__ = [
     "DecoderPool",
     "DecoderTimeoutError",
     "DicomInputError",
+    "HeaderCache",
     "ImageHeader",
     "ImageNode",
     "InvalidAttributeError",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from viewer.dicomio.errors import DicomInputError, NotDicomError
 from viewer.dicomio.header import ImageHeader, read_header
+from viewer.dicomio.index_cache import HeaderCache
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,15 @@ def _dicomdir_files(path: Path) -> Iterator[Path]:
 
 
 def scan_paths(
-    paths: Iterable[str | Path], errors: list[DicomInputError] | None = None
+    paths: Iterable[str | Path],
+    errors: list[DicomInputError] | None = None,
+    cache: HeaderCache | None = None,
 ) -> list[PatientNode]:
-    """Group every readable image under `paths` into a patient/study/series/image tree."""
+    """Group every readable image under `paths` into a patient/study/series/image tree.
+
+    Unreadable files are skipped and appended to `errors`; with a `HeaderCache` (SQLite)
+    unchanged files are not parsed again.
+    """
     headers: list[ImageHeader] = []
     try:
         files = list(iter_files(paths))
@@ -99,7 +106,7 @@ def scan_paths(
             errors.append(error)
     for file in files:
         try:
-            headers.append(read_header(file))
+            headers.append(cache.read_header(file) if cache is not None else read_header(file))
         except DicomInputError as error:
             log.debug("skipped %s: %s", file, error.reason)
             if errors is not None:
