@@ -15,6 +15,7 @@ from inference.preprocess import (
     GridTransform,
     breast_range,
     content_size,
+    gaussian,
     highpass_value,
     intensity_value,
     is_flipped,
@@ -54,39 +55,14 @@ class PreparedImage:
         }
 
 
-BACKGROUND_SHRINK = 2  # the background grid is the shrunk image shrunk once more by this
+def breast_background(image: np.ndarray, mask: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian background from breast pixels only: G(x * m) / G(m) (normalized convolution).
 
-
-def _gaussian_kernel(sigma_px: float) -> np.ndarray:
-    radius = max(1, math.ceil(3 * sigma_px))
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_px) ** 2)
-    return (taps / taps.sum()).astype(np.float32)
-
-
-def _convolve_axis(image: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
-    """Zero-padded 1-D convolution along one axis (the kernel is symmetric)."""
-    radius = len(kernel) // 2
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (radius, radius)
-    padded = np.pad(image, pad)
-    n = image.shape[axis]
-    out = np.zeros(image.shape, np.float32)
-    for i, weight in enumerate(kernel):
-        part = padded[i : i + n] if axis == 0 else padded[:, i : i + n]
-        out += weight * part
-    return out
-
-
-def breast_background(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian background from breast pixels only: G(x * w) / G(w) (normalized convolution).
-
-    `image` is x * w already; `weight` the breast fraction of each pixel. Separable Gaussian
-    truncated at 3 sigma, zero padding (the normalization takes care of the borders). Keeps the
-    skin line from looking like a bright speck in the highpass channel.
+    Keeps the skin line from looking like a bright speck in the highpass channel.
     """
-    kernel = _gaussian_kernel(sigma_px)
-    blurred = _convolve_axis(_convolve_axis(image, kernel, 0), kernel, 1)
-    norm = _convolve_axis(_convolve_axis(weight, kernel, 0), kernel, 1)
+    weight = mask.astype(np.float32)
+    blurred = gaussian(image * weight, sigma_px)
+    norm = gaussian(weight, sigma_px)
     return blurred / np.maximum(norm, np.float32(1e-6))
 
 
@@ -147,10 +123,7 @@ def prepare_image(
         else:
             assert background is not None and small_max is not None
             peak = max_to(small_max, t.content_hw)
-            at_small = _background_at(
-                background, np.arange(small.shape[0]), np.arange(small.shape[1]), BACKGROUND_SHRINK
-            )
-            hp = peak - resample_to(at_small, t.content_hw)
+            hp = peak - resample_to(background, t.content_hw)
             plane = _pad(highpass_value(hp, spec, value_range), t.grid_hw)
             plane[~grid_mask] = 0
             channels.append(plane)
@@ -161,28 +134,11 @@ def prepare_image(
 def _background(
     small: np.ndarray, mask: np.ndarray, manifest: ModelManifest, spacing: float, factor: int
 ) -> np.ndarray | None:
-    """The breast background B of the highpass channel (None if unused), on the background grid:
-    the shrunk image shrunk once more by BACKGROUND_SHRINK (block means of x * mask and mask).
-    """
+    """The breast background of the highpass channel, on the shrunk image (None if unused)."""
     for spec in manifest.channels:
         if spec.kind is ChannelKind.HIGHPASS_MAX:
-            step = BACKGROUND_SHRINK
-            weight = mask.astype(np.float32)
-            x = shrink(small * weight, step, False)[0]
-            w = shrink(weight, step, False)[0]
-            sigma = float(spec.sigma_mm or 0) / spacing / (factor * step)
-            return breast_background(x, w, sigma)
+            return breast_background(small, mask, float(spec.sigma_mm or 0) / spacing / factor)
     return None
-
-
-def _background_at(
-    prep_background: np.ndarray, rows: np.ndarray, cols: np.ndarray, per_pixel: int
-) -> np.ndarray:
-    """B bilinearly interpolated at the centres of pixels `rows` x `cols` of a grid whose pixels
-    are 1 / per_pixel of a background pixel."""
-    return sample_bilinear(
-        prep_background, (rows + 0.5) / per_pixel - 0.5, (cols + 0.5) / per_pixel - 0.5
-    )
 
 
 def _pad(content: np.ndarray, grid_hw: tuple[int, int]) -> np.ndarray:
@@ -209,9 +165,10 @@ def _region_mask(prep: PreparedImage, box: Box) -> np.ndarray:
 def _crop_highpass(prep: PreparedImage, box: Box, spec: ChannelSpec) -> np.ndarray:
     """Full-resolution pixels minus the breast background interpolated at their centres."""
     assert prep.background is not None
-    per_pixel = prep.transform.factor * BACKGROUND_SHRINK
-    rows, cols = np.arange(box[0], box[2]), np.arange(box[1], box[3])
-    background = _background_at(prep.background, rows, cols, per_pixel)
+    f = prep.transform.factor
+    rows = (np.arange(box[0], box[2]) + 0.5) / f - 0.5
+    cols = (np.arange(box[1], box[3]) + 0.5) / f - 0.5
+    background = sample_bilinear(prep.background, rows, cols)
     region = canonical_region(prep.values, prep.transform, box)
     return highpass_value(region - background, spec, prep.value_range)
 
