@@ -11,8 +11,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from viewer.dicomio import ModalityImage, VoiSetting
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -102,11 +106,10 @@ def _render(args: argparse.Namespace) -> np.ndarray:
     return render_display(image, voi, invert=args.invert, frame=args.frame)
 
 
-def _preset(image: object, index: int) -> object:
+def _preset(image: ModalityImage, index: int) -> VoiSetting:
     """--voi INDEX: the file's windows first, then its VOI LUTs."""
-    from viewer.dicomio import DicomInputError, ModalityImage, VoiSetting
+    from viewer.dicomio import DicomInputError, VoiSetting
 
-    assert isinstance(image, ModalityImage)
     windows, luts = image.header.windows, image.header.voi_luts
     if 0 <= index < len(windows):
         return VoiSetting(window=windows[index])

@@ -56,7 +56,7 @@ def _decode_pydicom(header: ImageHeader) -> np.ndarray:
     except (pydicom.errors.InvalidDicomError, AttributeError, KeyError):
         ds = pydicom.dcmread(str(header.path), force=True)
         if "TransferSyntaxUID" not in ds.file_meta:
-            ds.file_meta.TransferSyntaxUID = header.transfer_syntax_uid
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.UID(header.transfer_syntax_uid)
         return np.asarray(ds.pixel_array)
 
 

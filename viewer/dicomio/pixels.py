@@ -113,7 +113,7 @@ def _read_native(header: ImageHeader) -> np.ndarray:
     with header.path.open("rb") as fp:
         fp.seek(header.pixel_data_offset)
         array = np.empty(count, dtype)
-        got = fp.readinto(memoryview(array).cast("B"))
+        got = fp.readinto(array.data.cast("B"))
     if got != array.nbytes:
         raise DecodeError(
             header.path,

@@ -57,6 +57,7 @@ class _SharedArrayOwner:
 
     def __init__(self, shm: SharedMemory, shape: tuple[int, ...], dtype: np.dtype) -> None:
         self._shm = shm
+        assert shm.buf is not None
         probe = np.frombuffer(shm.buf, np.uint8, count=1)
         address = probe.ctypes.data
         del probe
@@ -263,7 +264,8 @@ def _worker_main(conn: Connection, memory_limit: int | None) -> None:
             return
         if task is None:
             return
-        conn.send(_decode_task(*task, decode_file))
+        header, shm_name, nbytes, fault = task
+        conn.send(_decode_task(header, shm_name, nbytes, fault, decode_file))
 
 
 def _decode_task(
@@ -281,6 +283,7 @@ def _decode_task(
             )
         shm = SharedMemory(name=shm_name)
         try:
+            assert shm.buf is not None
             np.frombuffer(shm.buf, array.dtype, count=array.size)[:] = array.ravel()
         finally:
             shm.close()

@@ -99,7 +99,7 @@ def display_lut(
     header = image.header
     if not header.is_grayscale:
         ramp = np.arange(256, dtype=np.uint8)
-        return 0, (255 - ramp) if invert else ramp
+        return 0, ramp[::-1].copy() if invert else ramp
     if image.stored.dtype.kind == "f":
         raise PixelDataSizeError(
             header.path,
@@ -115,8 +115,8 @@ def display_lut(
             value=f"{low}..{high}",
             expected=f"<= {MAX_LUT_ENTRIES} values",
         )
-    ramp = np.arange(low, high + 1, dtype=np.int64)
-    unit = voi_unit(stored_to_modality_array(header, ramp), header, voi)
+    inputs = np.arange(low, high + 1, dtype=np.int64)
+    unit = voi_unit(stored_to_modality_array(header, inputs), header, voi)
     return low, to_8bit(unit, presentation_inverted(header, invert))
 
 
