@@ -3,6 +3,7 @@
 See the "viewer.dicomio" section of CONTRACTS.md for the public API.
 """
 
+from viewer.dicomio.attributes import VoiFunction, VoiWindow
 from viewer.dicomio.errors import (
     DecodeError,
     DecoderCrashedError,
@@ -14,7 +15,7 @@ from viewer.dicomio.errors import (
     NotDicomError,
     PixelDataSizeError,
 )
-from viewer.dicomio.header import ImageHeader, VoiFunction, VoiWindow, read_dataset, read_header
+from viewer.dicomio.header import ImageHeader, read_dataset, read_header
 from viewer.dicomio.index import ImageNode, PatientNode, SeriesNode, StudyNode, scan_paths
 from viewer.dicomio.index_cache import HeaderCache
 from viewer.dicomio.luts import ModalityLut, VoiLut

@@ -11,17 +11,28 @@ import logging
 import os
 import struct
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.tag import Tag
 from pydicom.uid import UID
 
+from viewer.dicomio.attributes import (
+    GRAY,
+    VoiWindow,
+    decimal,
+    intent,
+    laterality,
+    lossy,
+    number,
+    pixel_attributes,
+    pixel_spacing,
+    text,
+    view_position,
+    windows,
+)
 from viewer.dicomio.errors import (
     DicomInputError,
     InvalidAttributeError,
@@ -45,78 +56,6 @@ PIXEL_TAGS = {
     0x7FE00009: "DoubleFloatPixelData",
 }
 DEFLATED = {"1.2.840.10008.1.2.1.99"}
-# Transfer syntaxes that always lose information, or may (unless the file says "00").
-ALWAYS_LOSSY = {
-    "1.2.840.10008.1.2.4.50",
-    "1.2.840.10008.1.2.4.51",
-    "1.2.840.10008.1.2.4.100",
-    "1.2.840.10008.1.2.4.101",
-    "1.2.840.10008.1.2.4.102",
-    "1.2.840.10008.1.2.4.103",
-    "1.2.840.10008.1.2.4.104",
-    "1.2.840.10008.1.2.4.105",
-    "1.2.840.10008.1.2.4.106",
-    "1.2.840.10008.1.2.4.107",
-    "1.2.840.10008.1.2.4.108",
-}
-MAYBE_LOSSY = {
-    "1.2.840.10008.1.2.4.81",
-    "1.2.840.10008.1.2.4.91",
-    "1.2.840.10008.1.2.4.93",
-    "1.2.840.10008.1.2.4.203",
-    "1.2.840.10008.1.2.4.112",
-}
-FOR_PROCESSING_SOP = {
-    "1.2.840.10008.5.1.4.1.1.1.1.1",
-    "1.2.840.10008.5.1.4.1.1.1.2.1",
-    "1.2.840.10008.5.1.4.1.1.1.3.1",
-}
-# CID 4014 (View for Mammography): SNOMED CT and SNOMED-RT codes -> ViewPosition terms.
-MAMMO_VIEW_CODES = {
-    "399162004": "CC",
-    "R-10242": "CC",
-    "399368009": "MLO",
-    "R-10226": "MLO",
-    "399260004": "ML",
-    "R-10224": "ML",
-    "399352003": "LM",
-    "R-10228": "LM",
-    "399099002": "LMO",
-    "R-10230": "LMO",
-    "399196006": "FB",
-    "R-10244": "FB",
-    "399188001": "SIO",
-    "R-102D0": "SIO",
-    "441555000": "ISO",
-    "R-40AAA": "ISO",
-    "399192003": "XCC",
-    "R-1024A": "XCC",
-    "399101009": "XCCL",
-    "R-1024B": "XCCL",
-    "399265009": "XCCM",
-    "R-1024E": "XCCM",
-}
-GRAY = ("MONOCHROME1", "MONOCHROME2")
-ONE_SAMPLE = (*GRAY, "PALETTE COLOR")
-THREE_SAMPLES = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420")
-
-
-class VoiFunction(StrEnum):
-    """VOI LUT Function (0028,1056)."""
-
-    LINEAR = "LINEAR"
-    LINEAR_EXACT = "LINEAR_EXACT"
-    SIGMOID = "SIGMOID"
-
-
-@dataclass(frozen=True)
-class VoiWindow:
-    """One Window Center/Width pair with its explanation and VOI LUT Function."""
-
-    center: float
-    width: float
-    explanation: str = ""
-    function: VoiFunction = VoiFunction.LINEAR
 
 
 @dataclass(frozen=True)
@@ -334,111 +273,6 @@ def _pixel_element(
     return PIXEL_TAGS[tag], at + 12, struct.unpack(end + "I", head[8:12])[0]
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    try:
-        value = ds.get(keyword)
-    except Exception:
-        return ""
-    if value is None:
-        return ""
-    if isinstance(value, pydicom.multival.MultiValue):
-        value = "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _number(ds: Dataset, keyword: str) -> int | None:
-    try:
-        value = ds.get(keyword)
-        return None if value in (None, "") else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _require_int(path: Path, ds: Dataset, keyword: str, default: int | None = None) -> int:
-    tag = tag_label(keyword, int(Tag(keyword)))
-    value = ds.get(keyword)
-    if value in (None, ""):
-        if default is not None:
-            return default
-        raise MissingAttributeError(path, "required attribute missing", tag=tag, expected="a value")
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidAttributeError(
-            path, "not an integer", tag=tag, value=value, expected="an integer"
-        ) from None
-
-
-def _invalid(path: Path, keyword: str, value: object, expected: str) -> InvalidAttributeError:
-    return InvalidAttributeError(
-        path,
-        "invalid value",
-        tag=tag_label(keyword, int(Tag(keyword))),
-        value=value,
-        expected=expected,
-    )
-
-
-def _pixel_attributes(path: Path, ds: Dataset, float_data: bool) -> dict[str, Any]:
-    rows = _require_int(path, ds, "Rows")
-    cols = _require_int(path, ds, "Columns")
-    samples = _require_int(path, ds, "SamplesPerPixel", 1)
-    bits_alloc = _require_int(path, ds, "BitsAllocated")
-    bits_stored = _require_int(path, ds, "BitsStored", 0 if float_data else None)
-    high_bit = _require_int(path, ds, "HighBit", max(bits_stored - 1, 0))
-    pixel_rep = _require_int(path, ds, "PixelRepresentation", 0 if float_data else None)
-    frames = _number(ds, "NumberOfFrames") or 1
-    photometric = _text(ds, "PhotometricInterpretation").upper()
-    if rows < 1 or rows > 0xFFFF:
-        raise _invalid(path, "Rows", rows, "1..65535")
-    if cols < 1 or cols > 0xFFFF:
-        raise _invalid(path, "Columns", cols, "1..65535")
-    if frames < 1:
-        raise _invalid(path, "NumberOfFrames", frames, ">= 1")
-    if bits_alloc not in (1, 8, 16, 32, 64) or (float_data and bits_alloc not in (32, 64)):
-        raise _invalid(path, "BitsAllocated", bits_alloc, "1, 8, 16, 32 or 64")
-    if not float_data:
-        if not 1 <= bits_stored <= bits_alloc:
-            raise _invalid(path, "BitsStored", bits_stored, f"1..BitsAllocated ({bits_alloc})")
-        if high_bit >= bits_alloc or high_bit < bits_stored - 1:
-            raise _invalid(
-                path,
-                "HighBit",
-                high_bit,
-                f"BitsStored - 1 ({bits_stored - 1}) < BitsAllocated ({bits_alloc})",
-            )
-        if pixel_rep not in (0, 1):
-            raise _invalid(path, "PixelRepresentation", pixel_rep, "0 or 1")
-    if not photometric:
-        raise MissingAttributeError(
-            path,
-            "required attribute missing",
-            tag=tag_label("PhotometricInterpretation", 0x00280004),
-        )
-    allowed = ONE_SAMPLE if samples == 1 else THREE_SAMPLES if samples == 3 else ()
-    if samples not in (1, 3):
-        raise _invalid(path, "SamplesPerPixel", samples, "1 or 3")
-    if photometric not in allowed:
-        raise _invalid(
-            path,
-            "PhotometricInterpretation",
-            photometric,
-            f"one of {', '.join(allowed)} for SamplesPerPixel {samples}",
-        )
-    return {
-        "rows": rows,
-        "columns": cols,
-        "samples_per_pixel": samples,
-        "bits_allocated": bits_alloc,
-        "bits_stored": bits_stored,
-        "high_bit": high_bit,
-        "pixel_representation": pixel_rep,
-        "number_of_frames": frames,
-        "photometric": photometric,
-        "planar_configuration": _number(ds, "PlanarConfiguration") or 0,
-    }
-
-
 def _build_header(
     path: Path,
     ds: Dataset,
@@ -448,7 +282,7 @@ def _build_header(
     budget: int | None,
 ) -> ImageHeader:
     keyword, offset, length = element
-    pixels = _pixel_attributes(path, ds, keyword != "PixelData")
+    pixels = pixel_attributes(path, ds, keyword != "PixelData")
     encapsulated = length == UNDEFINED_LENGTH or (tsyntax.is_compressed and length != -1)
     try:
         modality_lut = read_modality_lut(ds)
@@ -458,37 +292,37 @@ def _build_header(
             f"Modality LUT cannot be decoded ({exc})",
             tag=tag_label("ModalityLUTSequence", 0x00283000),
         ) from exc
-    slope = _float(path, ds, "RescaleSlope", 1.0)
+    slope = decimal(path, ds, "RescaleSlope", 1.0)
     header = ImageHeader(
         path=path,
-        sop_instance_uid=_text(ds, "SOPInstanceUID"),
-        sop_class_uid=_text(ds, "SOPClassUID"),
-        modality=_text(ds, "Modality"),
-        patient_name=_text(ds, "PatientName"),
-        patient_id=_text(ds, "PatientID"),
-        patient_birth_date=_text(ds, "PatientBirthDate"),
-        patient_sex=_text(ds, "PatientSex"),
-        study_instance_uid=_text(ds, "StudyInstanceUID"),
-        study_date=_text(ds, "StudyDate"),
-        study_description=_text(ds, "StudyDescription"),
-        accession_number=_text(ds, "AccessionNumber"),
-        series_instance_uid=_text(ds, "SeriesInstanceUID"),
-        series_number=_number(ds, "SeriesNumber"),
-        series_description=_text(ds, "SeriesDescription"),
-        instance_number=_number(ds, "InstanceNumber"),
+        sop_instance_uid=text(ds, "SOPInstanceUID"),
+        sop_class_uid=text(ds, "SOPClassUID"),
+        modality=text(ds, "Modality"),
+        patient_name=text(ds, "PatientName"),
+        patient_id=text(ds, "PatientID"),
+        patient_birth_date=text(ds, "PatientBirthDate"),
+        patient_sex=text(ds, "PatientSex"),
+        study_instance_uid=text(ds, "StudyInstanceUID"),
+        study_date=text(ds, "StudyDate"),
+        study_description=text(ds, "StudyDescription"),
+        accession_number=text(ds, "AccessionNumber"),
+        series_instance_uid=text(ds, "SeriesInstanceUID"),
+        series_number=number(ds, "SeriesNumber"),
+        series_description=text(ds, "SeriesDescription"),
+        instance_number=number(ds, "InstanceNumber"),
         transfer_syntax_uid=str(tsyntax),
-        laterality=_laterality(ds),
-        view_position=_view_position(ds),
-        pixel_spacing=_pixel_spacing(ds),
+        laterality=laterality(ds),
+        view_position=view_position(ds),
+        pixel_spacing=pixel_spacing(ds),
         rescale_slope=slope if slope != 0 else 1.0,
-        rescale_intercept=_float(path, ds, "RescaleIntercept", 0.0),
+        rescale_intercept=decimal(path, ds, "RescaleIntercept", 0.0),
         has_modality_lut=modality_lut is not None,
         modality_lut=modality_lut,
-        windows=_windows(ds),
+        windows=windows(ds),
         voi_luts=read_voi_luts(ds),
-        presentation_lut_shape=_text(ds, "PresentationLUTShape").upper(),
-        lossy_compressed=_lossy(ds, tsyntax),
-        presentation_intent=_intent(ds),
+        presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
+        lossy_compressed=lossy(ds, tsyntax),
+        presentation_intent=intent(ds),
         pixel_keyword=keyword,
         pixel_data_offset=offset,
         pixel_data_length=length,
@@ -536,89 +370,3 @@ def _native_bytes(header: ImageHeader) -> int:
     if header.photometric == "YBR_FULL_422":
         return (pixels * 2 * header.bits_allocated + 7) // 8
     return (pixels * header.samples_per_pixel * header.bits_allocated + 7) // 8
-
-
-def _float(path: Path, ds: Dataset, keyword: str, default: float) -> float:
-    value = ds.get(keyword)
-    if value in (None, ""):
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise _invalid(path, keyword, value, "a decimal number") from None
-    if not np.isfinite(number):
-        raise _invalid(path, keyword, value, "a finite decimal number")
-    return number
-
-
-def _windows(ds: Dataset) -> tuple[VoiWindow, ...]:
-    """Every valid Window Center/Width pair as a preset (invalid widths are dropped)."""
-    centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
-    if centers is None or widths is None:
-        return ()
-    centers = list(centers) if isinstance(centers, pydicom.multival.MultiValue) else [centers]
-    widths = list(widths) if isinstance(widths, pydicom.multival.MultiValue) else [widths]
-    notes = ds.get("WindowCenterWidthExplanation") or []
-    notes = [notes] if isinstance(notes, str) else list(notes)
-    name = _text(ds, "VOILUTFunction").upper() or "LINEAR"
-    function = VoiFunction(name) if name in VoiFunction.__members__ else VoiFunction.LINEAR
-    windows = []
-    for i, (center, width) in enumerate(zip(centers, widths, strict=False)):
-        try:
-            c, w = float(center), float(width)
-        except (TypeError, ValueError):
-            continue
-        if (
-            not (np.isfinite(c) and np.isfinite(w))
-            or w <= 0
-            or (function is VoiFunction.LINEAR and w < 1)
-        ):
-            continue
-        note = str(notes[i]).strip() if i < len(notes) else ""
-        windows.append(VoiWindow(c, w, note or f"Window {i + 1}", function))
-    return tuple(windows)
-
-
-def _laterality(ds: Dataset) -> str:
-    value = (_text(ds, "ImageLaterality") or _text(ds, "Laterality")).upper()
-    return value if value in ("L", "R") else ""
-
-
-def _view_position(ds: Dataset) -> str:
-    view = _text(ds, "ViewPosition").upper()
-    if view:
-        return view
-    for item in ds.get("ViewCodeSequence") or []:
-        code = str(item.get("CodeValue", "") or item.get("LongCodeValue", "")).strip()
-        if code in MAMMO_VIEW_CODES:
-            return MAMMO_VIEW_CODES[code]
-    return ""
-
-
-def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:
-    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
-        value = ds.get(keyword)
-        try:
-            row, col = (float(v) for v in value)
-        except (TypeError, ValueError):
-            continue
-        if row > 0 and col > 0:
-            return row, col
-    return None
-
-
-def _lossy(ds: Dataset, tsyntax: UID) -> bool:
-    flag = _text(ds, "LossyImageCompression")
-    if flag == "01" or tsyntax in ALWAYS_LOSSY:
-        return True
-    return tsyntax in MAYBE_LOSSY and flag != "00"
-
-
-def _intent(ds: Dataset) -> str:
-    intent = _text(ds, "PresentationIntentType").upper()
-    if intent in ("FOR PRESENTATION", "FOR PROCESSING"):
-        return intent
-    sop = _text(ds, "SOPClassUID")
-    if sop in FOR_PROCESSING_SOP:
-        return "FOR PROCESSING"
-    return ""

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from viewer.dicomio.header import ImageHeader, VoiFunction, VoiWindow, read_header
+from viewer.dicomio.attributes import VoiFunction, VoiWindow
+from viewer.dicomio.header import ImageHeader, read_header
 from viewer.dicomio.luts import ModalityLut, VoiLut
 
 SCHEMA_VERSION = 1

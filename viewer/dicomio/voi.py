@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from viewer.dicomio.attributes import VoiFunction, VoiWindow
 from viewer.dicomio.errors import PixelDataSizeError
-from viewer.dicomio.header import ImageHeader, VoiFunction, VoiWindow
+from viewer.dicomio.header import ImageHeader
 from viewer.dicomio.pixels import ModalityImage, stored_to_modality_array
 
 MAX_LUT_ENTRIES = 1 << 24
