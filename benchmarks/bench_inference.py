@@ -61,8 +61,11 @@ def _image() -> np.ndarray:
     return mammogram.pixels.astype(np.float32)
 
 
-def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+def _medians(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
+    """Per stage: (median, min) over the runs."""
+    return {
+        key: (statistics.median(r[key] for r in runs), min(r[key] for r in runs)) for key in runs[0]
+    }
 
 
 def bench_mammolens(analyzer: Analyzer, values: np.ndarray, runs: int) -> tuple[dict, Result]:
@@ -141,13 +144,14 @@ def bench_torch(
     return statistics.median(times), note, float(np.abs(ours - last[0]).max())
 
 
-def _print_stages(medians: dict[str, float]) -> None:
-    print("MammoLens (onnxruntime) median per stage, ms:")
-    for key, value in medians.items():
+def _print_stages(stats: dict[str, tuple[float, float]]) -> None:
+    print("MammoLens (onnxruntime) per stage, ms:      median      min")
+    for key, (median, least) in stats.items():
         if key != "total":
-            print(f"  {key:<16} {value:8.1f}")
-    verdict = "within" if medians["total"] <= BUDGET_MS else "OVER"
-    print(f"  {'total':<16} {medians['total']:8.1f}   ({verdict} the {BUDGET_MS:.0f} ms budget)")
+            print(f"  {key:<36} {median:8.1f} {least:8.1f}")
+    median, least = stats["total"]
+    verdict = "within" if median <= BUDGET_MS else "OVER"
+    print(f"  {'total':<36} {median:8.1f} {least:8.1f}   ({verdict} the {BUDGET_MS:.0f} ms budget)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = args.model or default_model_dir()
         if not (model_dir / "manifest.json").is_file():
             print(f"no model at {model_dir}: exporting an untrained stand-in (timings only)")
-            model_dir = _standin_model(Path(scratch) / "standin")
+            try:
+                model_dir = _standin_model(Path(scratch) / "standin")
+            except ImportError as error:
+                print(f"cannot build the stand-in ({error}): pass --model DIR", file=sys.stderr)
+                return 2
         analyzer = Analyzer(model_dir, Device(args.device), top_k=6, threads=args.threads)
         values = _image()
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -188,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             torch_ms, note, diff = run_torch()
             print(f"PyTorch + pytorch-grad-cam ({note}): {torch_ms:.1f} ms median")
             print(f"  global Grad-CAM max |difference| vs MammoLens: {diff:.2e}")
-            ratio = torch_ms / medians["total"]
+            ratio = torch_ms / medians["total"][0]
             print(f"  ratio: MammoLens is {ratio:.1f}x faster (goal >= 5x)")
     return 0
 

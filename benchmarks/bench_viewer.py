@@ -195,14 +195,26 @@ def bench_jpeg2000(path: Path, window_open_s: float) -> None:
           f"{window_open_s * 1000:.0f} ms (ratio {window_open_s / b:.2f})")  # fmt: skip
 
 
+def current_rss() -> int:
+    """Resident bytes of this process now (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def bench_memory(folder: Path) -> None:
-    """In this (fresh) process: peak RSS growth while the demo study opens vs decoded bytes."""
+    """In this fresh process: peak RSS growth while the demo study opens vs decoded bytes.
+
+    `folder` holds the demo study written by the parent (not regenerated: the generator's
+    own peak would hide the viewer's).
+    """
     from PySide6 import QtWidgets
 
     QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
-    paths = demo_study(folder)
+    paths = [folder / f"{name}.dcm" for name in ("RCC", "LCC", "RMLO", "LMLO")]
     window = new_window(folder)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    base = current_rss()
     open_and_wait(window, paths, 4)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
