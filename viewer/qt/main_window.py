@@ -26,6 +26,7 @@ from viewer.qt.workers import (
     scan,
 )
 
+THUMBNAIL_DELAY_MS = 300
 _OPPOSITE = {Side.LEFT: Side.RIGHT, Side.RIGHT: Side.LEFT}
 
 PoolFactory = Callable[[], "dicomio.DecoderPool | None"]
@@ -181,14 +182,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"Opened {request.path.name}", 3000)
         if canvas is self.grid.active:
             self._on_active_changed(canvas)
-        path = request.path
-        self.jobs.start(
-            make_thumbnail,
-            loaded.image,
-            loaded.default_voi,
-            returned=lambda pixels: self.browser.set_thumbnail(path, pixels),
+        # Thumbnails wait until the first pixels are painted: they compete for the same cores.
+        path, image, voi = request.path, loaded.image, loaded.default_voi
+        QtCore.QTimer.singleShot(
+            THUMBNAIL_DELAY_MS, lambda: self._start_thumbnail(path, image, voi)
         )
         self.image_shown.emit(request.slot)
+
+    def _start_thumbnail(
+        self, path: Path, image: dicomio.ModalityImage, voi: dicomio.VoiSetting
+    ) -> None:
+        def show(pixels: object) -> None:
+            self.browser.set_thumbnail(path, pixels)
+
+        self.jobs.start(make_thumbnail, image, voi, returned=show)
 
     def _apply_remembered_preset(self, display: ImageDisplay) -> None:
         name = self.settings.last_preset(display.image.header.modality)

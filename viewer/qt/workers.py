@@ -70,13 +70,23 @@ def brightness_preview(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) ->
 
 
 def make_thumbnail(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) -> np.ndarray:
-    """The displayed frame 0 shrunk to at most THUMBNAIL_SIZE px by SimpleITK (area average)."""
+    """Frame 0 shrunk to at most THUMBNAIL_SIZE px by SimpleITK (block average), as displayed.
+
+    Grayscale integer images are shrunk on their stored values, then mapped through dicomio's
+    display LUT, so no full-size display rendering is made.
+    """
     import SimpleITK as sitk  # noqa: N813 (the name its docs use)
 
+    stored = np.ascontiguousarray(image.stored[0])
+    factor = max(1, int(np.ceil(max(stored.shape[:2]) / THUMBNAIL_SIZE)))
+    integer = stored.dtype.kind in "iu" and stored.dtype.itemsize <= 2
+    if image.header.is_grayscale and integer:
+        shrunk = sitk.BinShrink(sitk.GetImageFromArray(stored), [factor, factor])
+        small = sitk.GetArrayFromImage(shrunk)
+        offset, table = dicomio.display_lut(image, voi, False)
+        return table[np.clip(small.astype(np.int64) - offset, 0, len(table) - 1)]
     pixels = dicomio.render_display(image, voi, False, 0)
-    factor = max(1, int(np.ceil(max(pixels.shape[:2]) / THUMBNAIL_SIZE)))
-    is_rgb = pixels.ndim == 3
-    sitk_image = sitk.GetImageFromArray(pixels, isVector=is_rgb)
+    sitk_image = sitk.GetImageFromArray(pixels, isVector=pixels.ndim == 3)
     shrunk = sitk.BinShrink(sitk_image, [factor, factor])
     return np.ascontiguousarray(sitk.GetArrayFromImage(shrunk).astype(np.uint8))
 
