@@ -126,8 +126,20 @@ def open_and_wait(window: MainWindow, paths: list[Path], slots: int) -> float:
     render(window, target)
     elapsed = time.perf_counter() - start
     window.image_shown.disconnect(shown.add)
-    window.jobs.wait()
+    settle(window)
     return elapsed
+
+
+def settle(window: MainWindow) -> None:
+    """Let the delayed thumbnail jobs start and finish, so the next open runs alone."""
+    from PySide6 import QtCore
+
+    from viewer.qt.main_window import THUMBNAIL_DELAY_MS
+
+    loop = QtCore.QEventLoop()
+    QtCore.QTimer.singleShot(THUMBNAIL_DELAY_MS + 100, loop.quit)
+    loop.exec()
+    window.jobs.wait()
 
 
 def new_window(tmp: Path) -> MainWindow:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from viewer.model import ScreenSampler, area_reduce, reduction_step
-from viewer.model.sampling import lut_index
+from viewer.model.sampling import fit_step, lut_index
 
 
 def test_reduction_step_never_goes_below_real_pixels() -> None:
@@ -80,3 +80,12 @@ def test_levels_are_cached_and_bounded() -> None:
     assert np.shares_memory(sampler.level(0, 1), frames)  # step 1: no copy
     with pytest.raises(IndexError):
         sampler.level(1, 2)
+
+
+def test_seeded_levels_are_used_and_fit_step_matches_the_fitted_zoom() -> None:
+    frames = np.zeros((1, 4096, 3328), dtype=np.uint16)
+    step = fit_step((4096, 3328), (1600, 1200))
+    assert step == reduction_step(1200 / 4096) == 3
+    seeded = area_reduce(frames[0], step)
+    sampler = ScreenSampler(frames, levels={(0, step): seeded})
+    assert sampler.level(0, step) is seeded

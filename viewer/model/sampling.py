@@ -38,6 +38,12 @@ def reduction_step(zoom: float) -> int:
     return max(1, math.floor(1.0 / zoom + 1e-9))
 
 
+def fit_step(shape: tuple[int, int], canvas_size: tuple[int, int]) -> int:
+    """Reduction step of a fitted image of `shape` (rows, cols) on a (width, height) canvas."""
+    zoom = min(canvas_size[0] / shape[1], canvas_size[1] / shape[0])
+    return reduction_step(zoom)
+
+
 def area_reduce(pixels: np.ndarray, step: int) -> np.ndarray:
     """Mean of each `step` x `step` block (partial blocks at the edges too), same dtype."""
     if step == 1:
@@ -69,9 +75,15 @@ class ScreenSampler:
 
     MARGIN = 2  # reduced pixels around the visible area, so sub-pixel pans reuse the tile
 
-    def __init__(self, frames: np.ndarray, max_levels: int = 3) -> None:
+    def __init__(
+        self,
+        frames: np.ndarray,
+        max_levels: int = 3,
+        levels: dict[tuple[int, int], np.ndarray] | None = None,
+    ) -> None:
+        """`levels` seeds the cache: {(frame, step): area_reduce(frames[frame], step)}."""
         self._frames = frames
-        self._levels: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._levels: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict(levels or {})
         self._max_levels = max_levels
         self._tile: Tile | None = None
         self._tile_key: tuple[float, ...] | None = None

@@ -82,9 +82,16 @@ class ImageCanvas(QtWidgets.QGraphicsView):
     # --- binding -------------------------------------------------------------------------
 
     def set_display(
-        self, display: ImageDisplay, flip_horizontal: bool = False, fit_side: Side | None = None
+        self,
+        display: ImageDisplay,
+        flip_horizontal: bool = False,
+        fit_side: Side | None = None,
+        levels: dict[tuple[int, int], np.ndarray] | None = None,
     ) -> None:
-        """Show `display` fitted (against `fit_side` if given), replacing any other display."""
+        """Show `display` fitted (against `fit_side` if given), replacing any other display.
+
+        `levels` are area-reduced frames already computed off the GUI thread (see ScreenSampler).
+        """
         self.clear()
         self.display = display
         stored = display.image.stored
@@ -92,7 +99,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
             self._color_frames = self._display_ready_frames(display)
             self._sampler = ScreenSampler(self._color_frames)
         else:
-            self._sampler = ScreenSampler(stored)
+            self._sampler = ScreenSampler(stored, levels=levels)
         rows, cols = self._sampler.shape
         self.camera = Camera((rows, cols), self._canvas_size())
         self.camera.flip_horizontal = flip_horizontal
