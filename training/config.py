@@ -60,15 +60,16 @@ FULL = RunConfig(
     crops_per_lesion=6,
     normal_crops=6,
     patch=StageConfig(
-        epochs=14, batch_size=32, learning_rate=2e-3, dense_weight=0.5, max_seconds=12 * 60
+        epochs=14, batch_size=32, learning_rate=2e-3, dense_weight=0.5, max_seconds=10 * 60
     ),
     global_=StageConfig(
-        epochs=16,
-        batch_size=4,
+        epochs=40,
+        batch_size=8,
         learning_rate=1e-3,
         dense_weight=1.0,
         flip_horizontal=False,
         max_seconds=28 * 60,
+        window_cells=(32, 26),
     ),
 )
 
@@ -84,7 +85,12 @@ QUICK = RunConfig(
     normal_crops=2,
     patch=StageConfig(epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=0.5),
     global_=StageConfig(
-        epochs=1, batch_size=2, learning_rate=1e-3, dense_weight=1.0, flip_horizontal=False
+        epochs=1,
+        batch_size=2,
+        learning_rate=1e-3,
+        dense_weight=1.0,
+        flip_horizontal=False,
+        window_cells=(8, 6),
     ),
     widths=(8, 8, 8, 8, 8),
 )

@@ -207,20 +207,48 @@ def lesion_records(m: SyntheticMammogram) -> list[dict[str, object]]:
 
 
 @functools.cache
-def preprocessing_source_hash() -> str:
-    """Hash of the runtime preprocessing and generator sources: a change invalidates the cache.
+def preprocessing_fingerprint() -> str:
+    """Fingerprint of the generator and the runtime preprocessing, from their OUTPUTS.
 
-    Computed once per process, right after the modules were imported, so that a source file
-    edited while a run is going does not label data made by the old code with the new hash.
+    A small fixed image is generated and prepared (global input and one crop) and the bytes are
+    hashed: a numerical change anywhere invalidates the cache, a refactoring does not. Computed
+    once per process, so data made by the code in memory is never filed under another key.
     """
-    import inference.prepare
-    import inference.preprocess
-    import viewer.dicomio.synthetic
+    from inference.prepare import crop_batch, prepare_image
+    from training.config import QUICK, draft_manifest
+    from viewer.dicomio.synthetic import LesionKind, generate_mammogram
 
+    manifest = draft_manifest(QUICK)
+    m = generate_mammogram(
+        3, "R", "MLO", (512, 416), pixel_spacing_mm=0.56, lesions=[LesionKind.MASS]
+    )
+    p = prepare_image(m.pixels.astype(np.float32), manifest, 0.56, "R")
+    crop = crop_batch(p, [(200, 100, 264, 164)], manifest)
     digest = hashlib.sha256()
-    for module in (inference.prepare, inference.preprocess, viewer.dicomio.synthetic):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    for array in (m.pixels, p.global_input, crop):
+        digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
+
+
+def cache_key(
+    manifest: ModelManifest, per_lesion: int, normals: int, shape: tuple[int, int] | None
+) -> str:
+    """Cache folder name: hash of the generator/preprocessing fingerprint and the data plan."""
+    inputs = json.dumps(
+        [
+            CACHE_VERSION,
+            preprocessing_fingerprint(),
+            shape,
+            manifest.global_model.input_shape,
+            manifest.crop_size,
+            [dataclasses.asdict(c) for c in manifest.channels],
+            dataclasses.asdict(manifest.normalization),
+            per_lesion,
+            normals,
+        ],
+        default=str,
+    )
+    return hashlib.sha256(inputs.encode()).hexdigest()[:16]
 
 
 def cached_case(
@@ -232,21 +260,7 @@ def cached_case(
     shape: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """``build_case`` through an on-disk cache keyed by seed, image shape and input geometry."""
-    inputs = json.dumps(
-        [
-            CACHE_VERSION,
-            preprocessing_source_hash(),
-            shape,
-            manifest.global_model.input_shape,
-            manifest.crop_size,
-            [dataclasses.asdict(c) for c in manifest.channels],
-            dataclasses.asdict(manifest.normalization),
-            per_lesion,
-            normals,
-        ],
-        default=str,
-    )
-    key = hashlib.sha256(inputs.encode()).hexdigest()[:16]
+    key = cache_key(manifest, per_lesion, normals, shape)
     path = cache / key / f"case_{spec.seed}.npz"
     if path.exists():
         with np.load(path) as data:

@@ -39,6 +39,7 @@ class StageConfig:
     weight_decay: float = 1e-4
     flip_horizontal: bool = True
     max_seconds: float = float("inf")  # wall-time budget; the cosine schedule follows it too
+    window_cells: tuple[int, int] | None = None  # train on windows of this many CAM cells
 
 
 def _augment(
@@ -91,11 +92,56 @@ def _batch(
             rng.choice(neg_idx, config.batch_size - half, replace=len(neg_idx) < half),
         ]
     )
-    x = torch.from_numpy(data.inputs[idx].astype(np.float32))
+    xs, ts = [], []
+    for i in idx:
+        x, t = data.inputs[i], data.cell_targets[i]
+        if config.window_cells is not None:
+            x, t = _window(x, t, bool(data.labels[i] > 0.5), config.window_cells, rng)
+        xs.append(x.astype(np.float32))
+        ts.append(t.astype(np.float32))
     y = torch.from_numpy(data.labels[idx].astype(np.float32))
-    t = torch.from_numpy(data.cell_targets[idx].astype(np.float32))
-    x, t = _augment(x, t, rng, config.flip_horizontal)
+    x, t = _augment(
+        torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts)), rng, config.flip_horizontal
+    )
     return x, y, t
+
+
+def _window(
+    x: np.ndarray, t: np.ndarray, positive: bool, cells: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window of ``cells`` CAM cells: around a lesion cell for a positive image (so the image
+    label stays true), around a random breast cell otherwise. The CAM is fully convolutional, so
+    windows train the same weights at a fraction of the cost of whole images."""
+    stride = x.shape[-1] // t.shape[-1]
+    lesion = np.argwhere(t > 0)
+    if positive and len(lesion):
+        centre = lesion[rng.integers(len(lesion))]
+    else:
+        breast = np.argwhere(x[0, stride // 2 :: stride, stride // 2 :: stride] != 0)
+        centre = breast[rng.integers(len(breast))] if len(breast) else np.array(t.shape) // 2
+    start = []
+    for axis in range(2):
+        first = centre[axis] - rng.integers(0, cells[axis])
+        start.append(int(np.clip(first, 0, t.shape[axis] - cells[axis])))
+    r, c = start
+    h, w = cells
+    return (
+        x[:, r * stride : (r + h) * stride, c * stride : (c + w) * stride],
+        t[r : r + h, c : c + w],
+    )
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: CamClassifier, inputs: np.ndarray, batch_size: int) -> None:
+    """Re-estimate BatchNorm statistics on whole inputs (after training on windows)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the passes below
+    model.train()
+    for i in range(0, len(inputs), batch_size):
+        model(torch.from_numpy(inputs[i : i + batch_size].astype(np.float32)))
+    model.eval()
 
 
 def train_stage(
@@ -131,7 +177,7 @@ def train_stage(
             loss.backward()
             opt.step()
             step += 1
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         if not losses:
             log.info(
                 "%s: time budget of %.0f s reached after %d steps", name, config.max_seconds, step

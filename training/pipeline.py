@@ -15,7 +15,7 @@ from inference.manifest import ModelManifest
 from training import data
 from training.config import RunConfig
 from training.export import export_model, sha256_of
-from training.loop import Batchable, train_stage
+from training.loop import Batchable, recalibrate_batchnorm, train_stage
 from training.models import CamClassifier, count_parameters
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def load_cases(
     """Cached arrays of every seed's case (generated on first use)."""
     out = []
     start = time.monotonic()
-    log.info("data cache key source hash %s", data.preprocessing_source_hash()[:16])
+    log.info("data cache key source hash %s", data.preprocessing_fingerprint()[:16])
     for i, seed in enumerate(seeds):
         spec = data.case_spec(seed)
         out.append(
@@ -81,6 +81,8 @@ def train_models(
     glob = CamClassifier(channels, top_k=config.global_top_k, widths=config.widths)
     glob.load_state_dict(patch.state_dict())
     glob_hist = train_stage(glob, global_set, config.global_, seed + 1, "global")
+    if config.global_.window_cells is not None:
+        recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
     t2 = time.monotonic()
     info: dict[str, object] = {
         "patch_train_seconds": round(t1 - t0, 1),
