@@ -15,11 +15,10 @@ import onnxruntime as ort
 
 from inference.errors import AnalysisCancelledError
 from inference.fusion import crop_score, fused_score, sigmoid
-from inference.gradcam import gradcam_map, has_positive_evidence
 from inference.manifest import ModelManifest
 from inference.prepare import PreparedImage, crop_batch, prepare_image
 from inference.regions import Region, select_regions
-from inference.result import CropFinding, Heatmap, Provenance, Result, Stage
+from inference.result import CamSource, CropFinding, Heatmap, Provenance, Result, Stage
 from inference.session import Device, LoadedModel, load_model
 
 SPACING_TOLERANCE = 0.2
@@ -204,10 +203,8 @@ class Analyzer:
 
 def _global_heatmap(cam: np.ndarray, prep: PreparedImage) -> Heatmap:
     t = prep.transform
-    full = gradcam_map(cam, t.grid_hw)[: t.content_hw[0], : t.content_hw[1]]
-    values = np.ascontiguousarray(full[:, ::-1] if t.flipped else full)
-    box = t.to_original_box((0, 0, t.covered_hw[0], t.covered_hw[1]))
-    return Heatmap(values, box, not has_positive_evidence(cam))
+    source = CamSource(cam, t.grid_hw, t.content_hw, t.flipped)
+    return Heatmap.from_cam(source, t.to_original_box((0, 0, t.covered_hw[0], t.covered_hw[1])))
 
 
 def _findings(
@@ -217,17 +214,16 @@ def _findings(
     out = []
     for rank, (region, logit, cam) in enumerate(zip(regions, logits, cams, strict=True), start=1):
         r0, c0, r1, c1 = region.box
-        full = gradcam_map(cam, (size, size))[: r1 - r0, : c1 - c0]
-        values = np.ascontiguousarray(full[:, ::-1] if t.flipped else full)
-        heatmap = Heatmap(values, t.to_original_box(region.box), not has_positive_evidence(cam))
+        source = CamSource(cam, (size, size), (r1 - r0, c1 - c0), t.flipped)
+        box = t.to_original_box(region.box)
         out.append(
             CropFinding(
                 rank,
-                t.to_original_box(region.box),
+                box,
                 float(logit),
                 float(sigmoid(logit)),
                 region.saliency,
-                heatmap,
+                Heatmap.from_cam(source, box),
             )
         )
     return tuple(out)

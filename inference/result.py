@@ -1,8 +1,9 @@
 """What one analysis returns: scores, crop findings, heatmaps, timings and provenance.
 
-`Result.to_json()` / `Result.from_json()` round-trip. Heatmap values travel as float16, zlib
-compressed, base64 encoded (a 1024 x 832 map is a few hundred kB, not tens of MB); after a round
-trip the values equal the float16 rounding of the originals (abs error < 5e-4 on [0, 1]).
+`Result.to_json()` / `Result.from_json()` round-trip exactly. A heatmap made by the analyzer travels
+as its raw cam map (float32, zlib, base64; a 64 x 52 map is ~15 kB) plus how it was resized,
+cropped and mirrored, and `from_json` recomputes the same float32 values with `gradcam_map`.
+Heatmaps without that source travel as float16 values (abs error < 5e-4 on [0, 1]).
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from inference.gradcam import gradcam_map, has_positive_evidence
+
 Box = tuple[int, int, int, int]
 HEATMAP_ENCODING = "float16-zlib-base64"
+CAM_ENCODING = "gradcam-source-float32-zlib-base64"
 RESULT_FORMAT = "mammolens-result/1"
 
 
@@ -33,41 +37,98 @@ class Stage(StrEnum):
     DONE = "done"
 
 
+def _encode(array: np.ndarray, dtype: str) -> str:
+    raw = np.ascontiguousarray(array, dtype=dtype).tobytes()
+    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def _decode(text: str, dtype: str, shape: Any) -> np.ndarray:
+    raw = zlib.decompress(base64.b64decode(text))
+    return np.frombuffer(raw, dtype=dtype).reshape(tuple(int(n) for n in shape))
+
+
+@dataclass(frozen=True, eq=False)
+class CamSource:
+    """How a heatmap was made: gradcam_map(cam, resize_hw)[:crop_hw], mirrored if `flipped`.
+
+    Lets the JSON carry the small raw cam map instead of the full-size map, and gives the exact
+    same float32 values back.
+    """
+
+    cam: np.ndarray
+    resize_hw: tuple[int, int]
+    crop_hw: tuple[int, int]
+    flipped: bool
+
+    def render(self) -> np.ndarray:
+        """The heatmap values this source describes."""
+        full = gradcam_map(self.cam, self.resize_hw)[: self.crop_hw[0], : self.crop_hw[1]]
+        return np.ascontiguousarray(full[:, ::-1] if self.flipped else full)
+
+
 @dataclass(frozen=True, eq=False)
 class Heatmap:
     """A normalized Grad-CAM map in [0, 1], stretched over `box` (row0, col0, row1, col1).
 
     Its rows/cols run in the original image's direction (already flipped back). `all_zero` means
-    the model found no positive evidence: show that, not an empty overlay.
+    the model found no positive evidence: show that, not an empty overlay. With a `source`, JSON
+    stores the raw cam map (exact round trip, a few kB); without, float16 values (HEATMAP_ENCODING).
     """
 
     values: np.ndarray
     box: Box
     all_zero: bool
+    source: CamSource | None = None
+
+    @classmethod
+    def from_cam(cls, source: CamSource, box: Box) -> Heatmap:
+        """The heatmap of a cam map (all_zero when the cam has no positive value)."""
+        return cls(source.render(), box, not has_positive_evidence(source.cam), source)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form; values encoded as HEATMAP_ENCODING."""
-        half = np.ascontiguousarray(self.values, dtype="<f2")
-        data = base64.b64encode(zlib.compress(half.tobytes(), 6)).decode("ascii")
+        """JSON form."""
+        head: dict[str, Any] = {"box": list(self.box), "all_zero": self.all_zero}
+        if self.source is not None:
+            src = self.source
+            return {
+                **head,
+                "encoding": CAM_ENCODING,
+                "shape": list(src.cam.shape),
+                "data": _encode(src.cam, "<f4"),
+                "resize_hw": list(src.resize_hw),
+                "crop_hw": list(src.crop_hw),
+                "flipped": src.flipped,
+            }
         return {
-            "box": list(self.box),
-            "all_zero": self.all_zero,
-            "shape": list(half.shape),
+            **head,
             "encoding": HEATMAP_ENCODING,
-            "data": data,
+            "shape": list(self.values.shape),
+            "data": _encode(self.values, "<f2"),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Heatmap:
-        """Inverse of to_dict (values come back as float32 of the float16 rounding)."""
-        if data.get("encoding") != HEATMAP_ENCODING:
-            raise ValueError(
-                f"heatmap encoding {data.get('encoding')!r}: expected {HEATMAP_ENCODING}"
+        """Inverse of to_dict (float16-encoded values come back as float32 of the rounding)."""
+        encoding = data.get("encoding")
+        if encoding == CAM_ENCODING:
+            source = CamSource(
+                _decode(data["data"], "<f4", data["shape"]).astype(np.float32),
+                _pair(data["resize_hw"]),
+                _pair(data["crop_hw"]),
+                bool(data["flipped"]),
             )
-        raw = zlib.decompress(base64.b64decode(data["data"]))
-        shape = tuple(int(n) for n in data["shape"])
-        values = np.frombuffer(raw, dtype="<f2").reshape(shape).astype(np.float32)
+            return cls(source.render(), _box(data["box"]), bool(data["all_zero"]), source)
+        if encoding != HEATMAP_ENCODING:
+            raise ValueError(
+                f"heatmap encoding {encoding!r}: expected {CAM_ENCODING} or {HEATMAP_ENCODING}"
+            )
+        values = _decode(data["data"], "<f2", data["shape"]).astype(np.float32)
         return cls(values, _box(data["box"]), bool(data["all_zero"]))
+
+
+def _pair(values: Any) -> tuple[int, int]:
+    first, second = (int(v) for v in values)
+    return (first, second)
 
 
 def _box(values: Any) -> Box:
