@@ -1,0 +1,41 @@
+"""The model-card metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.metrics import (
+    box_contains,
+    point_in_polygon,
+    roc_auc,
+    sensitivity_specificity,
+    threshold_at_sensitivity,
+)
+
+
+def test_auc_counts_pairs_and_half_ties() -> None:
+    labels = np.array([1, 1, 0, 0])
+    assert roc_auc(labels, np.array([0.9, 0.5, 0.5, 0.1])) == pytest.approx(0.875)
+    assert roc_auc(labels, np.array([0.1, 0.2, 0.8, 0.9])) == 0.0
+    assert roc_auc(np.array([1, 1]), np.array([0.3, 0.4])) is None
+
+
+def test_threshold_reaches_the_asked_sensitivity() -> None:
+    labels = np.array([1] * 10 + [0] * 10)
+    scores = np.concatenate([np.linspace(0.5, 1.0, 10), np.linspace(0.0, 0.6, 10)])
+    threshold, sens, spec = threshold_at_sensitivity(labels, scores, 0.9)
+    assert sens == pytest.approx(0.9)
+    assert (threshold, sens, spec) == (
+        threshold,
+        *sensitivity_specificity(labels, scores, threshold),
+    )
+    assert 0.5 < spec < 1.0
+
+
+def test_geometry_helpers_are_half_open_and_even_odd() -> None:
+    assert box_contains((0, 0, 10, 10), (0.0, 9.5))
+    assert not box_contains((0, 0, 10, 10), (10.0, 5.0))
+    square = np.array([[0, 0], [0, 10], [10, 10], [10, 0]], float)
+    assert point_in_polygon((5, 5), square)
+    assert not point_in_polygon((5, 12), square)
