@@ -184,3 +184,27 @@ def test_errors_pickle_round_trip(tmp_path: Path) -> None:
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is InvalidAttributeError and str(again) == str(error)
     assert again.path == error.path and again.value == 0
+
+
+def test_large_non_dicom_file_is_not_force_parsed(tmp_path: Path) -> None:
+    """Random bytes are refused from their first tag, never read as a raw dataset."""
+    junk = tmp_path / "video.bin"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 255, 1 << 20, dtype=np.uint8).tobytes())
+    _error(junk, NotDicomError)
+
+
+def test_raw_dataset_without_meta_is_read(tmp_path: Path) -> None:
+    """A dataset without preamble and file meta (implicit VR little endian) is readable."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset as write_raw
+
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, True
+    write_raw(buffer, make_dataset(PIXELS))
+    path = tmp_path / "raw.dcm"
+    path.write_bytes(buffer.getvalue())
+    header = read_header(path)
+    assert header.rows == 64 and header.transfer_syntax_uid == "1.2.840.10008.1.2"
+    from viewer.dicomio import load_image
+
+    np.testing.assert_array_equal(load_image(path).stored[0], PIXELS)

@@ -142,3 +142,13 @@ def test_fallback_runs_in_the_worker(pool: DecoderPool, monkeypatch: pytest.Monk
     image = load_image(DATA / "RG1_J2KR.dcm", pool)
     monkeypatch.delenv(FAULT_ENV)
     np.testing.assert_array_equal(image.stored, load_image(DATA / "RG1_UNCR.dcm").stored)
+
+
+@pytest.mark.timeout(120)
+def test_worker_killed_while_idle_is_replaced_silently() -> None:
+    with DecoderPool(workers=1) as pool:
+        load_image(J2K, pool)
+        (worker,) = pool._all
+        worker.process.kill()
+        worker.process.join(5)
+        assert load_image(J2K, pool).stored.shape == (1, 1024, 1024)

@@ -174,11 +174,12 @@ def _parse(path: Path, fp: BinaryIO) -> Dataset:
             ds = pydicom.dcmread(fp, stop_before_pixels=True)
         except InvalidDicomError:
             fp.seek(0)
+            if not _starts_like_dataset(fp.read(6)):
+                raise _not_dicom(path) from None
+            fp.seek(0)
             ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
             if not _plausible_raw_dataset(ds):
-                raise NotDicomError(
-                    path, "not a DICOM file", expected="'DICM' at byte 128 or a raw dataset"
-                ) from None
+                raise _not_dicom(path) from None
         _convert_elements(path, ds)
     except DicomInputError:
         raise
@@ -213,6 +214,23 @@ def _convert_elements(path: Path, ds: Dataset) -> None:
                 value=raw_value[:64] if isinstance(raw_value, bytes) else raw_value,
                 expected=f"a valid {getattr(raw, 'VR', '')} value ({exc})",
             ) from exc
+
+
+def _not_dicom(path: Path) -> NotDicomError:
+    return NotDicomError(path, "not a DICOM file", expected="'DICM' at byte 128 or a raw dataset")
+
+
+# First groups of a dataset without preamble and meta (the raw files worth a forced read).
+RAW_FIRST_GROUPS = (0x0002, 0x0004, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028)
+
+
+def _starts_like_dataset(head: bytes) -> bool:
+    """Only a file starting with a plausible tag is parsed with force=True: a forced read of
+    arbitrary bytes can take garbage lengths as gigabyte-sized values."""
+    if len(head) < 6:
+        return False
+    little, big = struct.unpack("<H", head[:2])[0], struct.unpack(">H", head[:2])[0]
+    return little in RAW_FIRST_GROUPS or big in RAW_FIRST_GROUPS
 
 
 def _plausible_raw_dataset(ds: Dataset) -> bool:

@@ -142,13 +142,22 @@ class DecoderPool:
         if not self._closed:
             self._add_worker()
 
+    def _healthy_worker(self) -> _Worker:
+        """An idle worker; one that died while idle (e.g. killed by the OS) is replaced."""
+        while True:
+            worker = self._idle.get()
+            if worker.process.is_alive() or worker.process.exitcode is None:
+                return worker
+            log.warning("decoder process %s died while idle; replaced", worker.process.pid)
+            self._retire(worker)
+
     def decode(self, header: ImageHeader) -> np.ndarray:
         """Decoded stored values of every frame (color as RGB); raises DecodeError subclasses."""
         if self._closed:
             raise RuntimeError("DecoderPool is closed")
         nbytes = max(decoded_nbytes(header), 1)
         shm = SharedMemory(create=True, size=nbytes)
-        worker = self._idle.get()
+        worker = self._healthy_worker()
         healthy = True
         try:
             task = (header, shm.name, nbytes, os.environ.get(FAULT_ENV, ""))
