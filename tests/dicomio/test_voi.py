@@ -211,3 +211,20 @@ def test_color_images_render_rgb() -> None:
     )
     offset, lut = display_lut(image, default_voi(image), invert=True)
     assert offset == 0 and lut[0] == 255 and lut[255] == 0
+
+
+def test_float_pixel_data_renders_from_values(tmp_path: Path) -> None:
+    from viewer.dicomio import InvalidAttributeError
+
+    pixels = np.linspace(-1, 1, 64 * 48, dtype=np.float32).reshape(64, 48)
+    ds = make_dataset(pixels.view(np.uint32))
+    for keyword in ("PixelData", "BitsStored", "HighBit", "PixelRepresentation"):
+        delattr(ds, keyword)
+    ds.FloatPixelData = pixels.tobytes()
+    image = load_image(write_dataset(tmp_path, "float.dcm", ds))
+    np.testing.assert_array_equal(image.stored[0], pixels)
+    voi = VoiSetting(window=VoiWindow(0.0, 2.0, "", VoiFunction.LINEAR_EXACT))
+    shown = render_display(image, voi).astype(int)
+    np.testing.assert_array_equal(shown, np.rint(np.clip(pixels / 2 + 0.5, 0, 1) * 255))
+    with pytest.raises(InvalidAttributeError, match=r"FloatPixelData \(7FE0,0008\)"):
+        display_lut(image, voi)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from viewer.dicomio.attributes import VoiFunction, VoiWindow
-from viewer.dicomio.errors import PixelDataSizeError
+from viewer.dicomio.errors import InvalidAttributeError, PixelDataSizeError, tag_label
 from viewer.dicomio.header import ImageHeader
 from viewer.dicomio.pixels import ModalityImage, stored_to_modality_array
 
@@ -102,9 +102,13 @@ def display_lut(
         ramp = np.arange(256, dtype=np.uint8)
         return 0, ramp[::-1].copy() if invert else ramp
     if image.stored.dtype.kind == "f":
-        raise PixelDataSizeError(
+        raise InvalidAttributeError(
             header.path,
-            "float pixel data has no display LUT",
+            "float pixel data has no display LUT (use render_display)",
+            tag=tag_label(
+                header.pixel_keyword,
+                0x7FE00008 if header.pixel_keyword == "FloatPixelData" else 0x7FE00009,
+            ),
             value=str(image.stored.dtype),
             expected="integer stored values",
         )
