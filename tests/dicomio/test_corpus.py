@@ -91,12 +91,6 @@ def reference_8bit(ds: pydicom.Dataset, image: ModalityImage, voi: VoiSetting) -
     return 255 - out if inverted else out
 
 
-@pytest.fixture(scope="module")
-def corpus_pool() -> DecoderPool:
-    with DecoderPool(workers=2, timeout_s=60) as pool:
-        yield pool
-
-
 @pytest.fixture(autouse=True)
 def _quiet_pydicom() -> None:
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)
@@ -104,18 +98,18 @@ def _quiet_pydicom() -> None:
 
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("file_id", sorted(CORPUS))
-def test_corpus_file(file_id: str, corpus_pool: DecoderPool) -> None:
+def test_corpus_file(file_id: str, pool: DecoderPool) -> None:
     path = CORPUS[file_id]
     error = expected_error(file_id)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns loudly about these files
         if error is not None:
             with pytest.raises(error) as caught:
-                load_image(path, corpus_pool)
+                load_image(path, pool)
             message = str(caught.value)
             assert "\n" not in message and str(path) in message
             return
-        image = load_image(path, corpus_pool)
+        image = load_image(path, pool)
         _check_image(file_id, image)
 
 
