@@ -58,6 +58,7 @@ def test_render_window_frame_and_voi_options(tmp_path: Path) -> None:
     [
         ([str(PYDICOM_FILES / "rtplan.dcm")], "no pixel data"),
         ([str(PYDICOM_FILES / "MR_truncated.dcm")], "truncated"),
+        ([str(PYDICOM_FILES / "JPEG2000-embedded-sequence-delimiter.dcm")], "no decoder"),
         ([str(PYDICOM_FILES / "README.txt")], "not a DICOM file"),
         ([str(PYDICOM_FILES / "MR_small.dcm"), "--frame", "5"], "no such frame"),
         ([str(PYDICOM_FILES / "MR_small.dcm"), "--voi", "9"], "no such VOI preset"),

@@ -41,6 +41,8 @@ from viewer.dicomio.header import ImageHeader
 log = logging.getLogger(__name__)
 
 FAULT_ENV = "MAMMOLENS_DECODER_FAULT"
+DEBUG_ENV = "MAMMOLENS_DECODER_STDERR"
+"""Set (to anything) to keep the workers' stderr (codec diagnostics); silenced by default."""
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
 
@@ -259,9 +261,17 @@ def _limit_memory(extra: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (current + extra, current + extra))
 
 
+def _silence_stderr() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def _worker_main(conn: Connection, memory_limit: int | None) -> None:
     """Decoder process: decode each task into its shared memory block, reply shape/dtype."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's business
+    if not os.environ.get(DEBUG_ENV):
+        _silence_stderr()  # codecs print to fd 2; failures come back typed instead
     from viewer.dicomio.decode import decode_file, warm_up
 
     warm_up()
