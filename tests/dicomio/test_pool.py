@@ -152,3 +152,19 @@ def test_worker_killed_while_idle_is_replaced_silently() -> None:
         worker.process.kill()
         worker.process.join(5)
         assert load_image(J2K, pool).stored.shape == (1, 1024, 1024)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="POSIX shared memory folder only")
+def test_shared_memory_shortage_is_refused_up_front(
+    pool: DecoderPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.statvfs
+
+    class Tiny:
+        f_bavail, f_frsize = 10, 4096
+
+    monkeypatch.setattr(os, "statvfs", lambda path: Tiny() if path == "/dev/shm" else real(path))
+    with pytest.raises(DecodeError, match="not enough shared memory"):
+        load_image(J2K, pool)
+    monkeypatch.undo()
+    assert load_image(J2K, pool).stored.shape == (1, 1024, 1024)

@@ -158,6 +158,7 @@ class DecoderPool:
         if self._closed:
             raise RuntimeError("DecoderPool is closed")
         nbytes = max(decoded_nbytes(header), 1)
+        _check_shared_memory(header, nbytes)
         shm = SharedMemory(create=True, size=nbytes)
         worker = self._healthy_worker()
         healthy = True
@@ -237,6 +238,22 @@ class DecoderPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_shared_memory(header: ImageHeader, nbytes: int) -> None:
+    """Refuse up front what /dev/shm cannot hold (containers often give it 64 MB): touching
+    pages beyond it would kill the worker with SIGBUS instead."""
+    if not os.path.isdir("/dev/shm"):
+        return
+    stats = os.statvfs("/dev/shm")
+    free = stats.f_bavail * stats.f_frsize
+    if free < nbytes:
+        raise DecodeError(
+            header.path,
+            "not enough shared memory for the decoded pixels",
+            value=f"{nbytes} bytes needed, {free} free in /dev/shm",
+            expected="a larger /dev/shm (e.g. docker --shm-size)",
+        )
 
 
 def _exit_reason(code: int | None) -> str:
