@@ -228,3 +228,10 @@ def test_float_pixel_data_renders_from_values(tmp_path: Path) -> None:
     np.testing.assert_array_equal(shown, np.rint(np.clip(pixels / 2 + 0.5, 0, 1) * 255))
     with pytest.raises(InvalidAttributeError, match=r"FloatPixelData \(7FE0,0008\)"):
         display_lut(image, voi)
+
+
+def test_bits_above_bits_stored_are_not_part_of_the_value(tmp_path: Path) -> None:
+    """Old files keep overlays in the unused high bits: they are masked off (PS3.5 8.1.1)."""
+    dirty = UNSIGNED | np.uint16(0x8000)
+    image = load_image(_write(tmp_path, dirty, WindowCenter=2048, WindowWidth=4096))
+    np.testing.assert_array_equal(image.stored[0], UNSIGNED)

@@ -143,12 +143,22 @@ def finish_pixels(header: ImageHeader, array: np.ndarray) -> np.ndarray:
         array = array[np.newaxis]
     if not array.dtype.isnative:  # big endian files: native order for fast indexing
         array = array.astype(array.dtype.newbyteorder("="))
+    if header.is_grayscale and array.dtype.kind == "u" and header.bits_stored < 8 * array.itemsize:
+        _mask_unused_bits(array, header.bits_stored)
     if header.photometric == "PALETTE COLOR":
         array = _apply_palette(header, array)
     if array.ndim == 4 and array.dtype != np.uint8:
         shift = max(int(header.bits_stored) - 8, 0)
         array = np.clip(array >> shift if shift else array, 0, 255).astype(np.uint8)
     return array
+
+
+def _mask_unused_bits(array: np.ndarray, bits_stored: int) -> None:
+    """Clear bits above BitsStored (PS3.5 8.1.1: they are not part of the value; old files keep
+    overlays there). Checked with max() first, so clean data costs one pass, not a write."""
+    high = (1 << bits_stored) - 1
+    if array.size and int(array.max()) > high:
+        np.bitwise_and(array, array.dtype.type(high), out=array)
 
 
 def _apply_palette(header: ImageHeader, array: np.ndarray) -> np.ndarray:
