@@ -168,3 +168,21 @@ def test_shared_memory_shortage_is_refused_up_front(
         load_image(J2K, pool)
     monkeypatch.undo()
     assert load_image(J2K, pool).stored.shape == (1, 1024, 1024)
+
+
+@pytest.mark.timeout(120)
+def test_interrupted_call_does_not_leave_a_stale_reply(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call abandoned mid-task (here: an exception while waiting) retires that worker, so the
+    next file never receives the previous file's answer."""
+    with DecoderPool(workers=1) as pool:
+        real_poll = type(pool._all[0].conn).poll
+
+        def interrupted(conn: object, timeout: float | None = None) -> bool:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(type(pool._all[0].conn), "poll", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            load_image(DATA / "RG3_J2KR.dcm", pool)
+        monkeypatch.setattr(type(pool._all[0].conn), "poll", real_poll)
+        image = load_image(J2K, pool)
+        np.testing.assert_array_equal(image.stored, load_image(DATA / "MR2_UNCR.dcm").stored)

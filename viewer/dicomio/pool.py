@@ -161,24 +161,25 @@ class DecoderPool:
         _check_shared_memory(header, nbytes)
         shm = SharedMemory(create=True, size=nbytes)
         worker = self._healthy_worker()
-        healthy = True
+        in_step = False  # True only once the worker has answered: it may take the next task
+        result: np.ndarray | None = None
         try:
             task = (header, shm.name, nbytes, os.environ.get(FAULT_ENV, ""))
-            shape, dtype = self._run(worker, header, task)
-            return shared_array(shm, shape, np.dtype(dtype))
-        except (DecoderCrashedError, DecoderTimeoutError):
-            healthy = False
-            raise
+            reply = self._run(worker, header, task)
+            in_step = True
+            result = _reply_array(reply, header, shm)
+            return result
         finally:
+            if result is None:
+                shm.close()
             shm.unlink()
-            if healthy or self._closed:
+            if in_step or self._closed:
                 self._idle.put(worker)
-            else:
+            else:  # crashed, timed out, or interrupted mid-task: its pipe is out of step
                 self._retire(worker)
 
-    def _run(
-        self, worker: _Worker, header: ImageHeader, task: tuple[Any, ...]
-    ) -> tuple[tuple[int, ...], str]:
+    def _run(self, worker: _Worker, header: ImageHeader, task: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Send one task and wait for its reply; a dead or late worker becomes a typed error."""
         try:
             worker.conn.send(task)
             if not worker.conn.poll(self.timeout_s):
@@ -188,7 +189,7 @@ class DecoderPool:
                     value=header.transfer_syntax_uid,
                     expected=f"at most {self.timeout_s:g} s",
                 )
-            reply = worker.conn.recv()
+            reply: tuple[Any, ...] = worker.conn.recv()
         except (EOFError, OSError) as exc:
             worker.process.join(1.0)
             raise DecoderCrashedError(
@@ -196,14 +197,7 @@ class DecoderPool:
                 f"decoder process died ({_exit_reason(worker.process.exitcode)})",
                 value=header.transfer_syntax_uid,
             ) from exc
-        if reply[0] == "error":
-            error = reply[1]
-            raise (
-                error
-                if isinstance(error, DicomInputError)
-                else DecodeError(header.path, str(error))
-            )
-        return tuple(reply[1]), str(reply[2])
+        return reply
 
     def load(self, path: str | Path) -> Any:
         """`load_image(path, self)`."""
@@ -238,6 +232,16 @@ class DecoderPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reply_array(reply: tuple[Any, ...], header: ImageHeader, shm: SharedMemory) -> np.ndarray:
+    """The worker's answer: the array over `shm`, or its typed error raised here."""
+    if reply[0] == "error":
+        error = reply[1]
+        if isinstance(error, DicomInputError):
+            raise error
+        raise DecodeError(header.path, str(error))
+    return shared_array(shm, tuple(reply[1]), np.dtype(str(reply[2])))
 
 
 def _check_shared_memory(header: ImageHeader, nbytes: int) -> None:
