@@ -241,7 +241,10 @@ def _reply_array(reply: tuple[Any, ...], header: ImageHeader, shm: SharedMemory)
         if isinstance(error, DicomInputError):
             raise error
         raise DecodeError(header.path, str(error))
-    return shared_array(shm, tuple(reply[1]), np.dtype(str(reply[2])))
+    shape, dtype = tuple(int(n) for n in reply[1]), np.dtype(str(reply[2]))
+    if int(np.prod(shape)) * dtype.itemsize > shm.size:  # never map past the block
+        raise DecodeError(header.path, "decoder reply larger than its buffer", value=shape)
+    return shared_array(shm, shape, dtype)
 
 
 def _check_shared_memory(header: ImageHeader, nbytes: int) -> None:
