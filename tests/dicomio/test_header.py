@@ -45,6 +45,8 @@ def _error(path: Path, kind: type[DicomInputError]) -> DicomInputError:
         ({"SamplesPerPixel": 2}, "SamplesPerPixel", "(0028,0002)"),
         ({"PhotometricInterpretation": "RGB"}, "PhotometricInterpretation", "(0028,0004)"),
         ({"Rows": 0}, "Rows", "(0028,0010)"),
+        ({"RescaleSlope": 0, "RescaleIntercept": 5}, "RescaleSlope", "(0028,1053)"),
+        ({"NumberOfFrames": -2}, "NumberOfFrames", "(0028,0008)"),
     ],
 )
 def test_inconsistent_pixel_attributes_name_the_tag(

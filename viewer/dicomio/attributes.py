@@ -136,6 +136,7 @@ def invalid(path: Path, keyword: str, value: object, expected: str) -> InvalidAt
 
 
 def pixel_attributes(path: Path, ds: Dataset, float_data: bool) -> dict[str, Any]:
+    """Image Pixel module values, checked for range and consistency (ImageHeader fields)."""
     rows = require_int(path, ds, "Rows")
     cols = require_int(path, ds, "Columns")
     samples = require_int(path, ds, "SamplesPerPixel", 1)
@@ -145,42 +146,15 @@ def pixel_attributes(path: Path, ds: Dataset, float_data: bool) -> dict[str, Any
     pixel_rep = require_int(path, ds, "PixelRepresentation", 0 if float_data else None)
     frames = number(ds, "NumberOfFrames") or 1
     photometric = text(ds, "PhotometricInterpretation").upper()
-    if rows < 1 or rows > 0xFFFF:
-        raise invalid(path, "Rows", rows, "1..65535")
-    if cols < 1 or cols > 0xFFFF:
-        raise invalid(path, "Columns", cols, "1..65535")
-    if frames < 1:
-        raise invalid(path, "NumberOfFrames", frames, ">= 1")
-    if bits_alloc not in (1, 8, 16, 32, 64) or (float_data and bits_alloc not in (32, 64)):
-        raise invalid(path, "BitsAllocated", bits_alloc, "1, 8, 16, 32 or 64")
-    if not float_data:
-        if not 1 <= bits_stored <= bits_alloc:
-            raise invalid(path, "BitsStored", bits_stored, f"1..BitsAllocated ({bits_alloc})")
-        if high_bit >= bits_alloc or high_bit < bits_stored - 1:
-            raise invalid(
-                path,
-                "HighBit",
-                high_bit,
-                f"BitsStored - 1 ({bits_stored - 1}) < BitsAllocated ({bits_alloc})",
-            )
-        if pixel_rep not in (0, 1):
-            raise invalid(path, "PixelRepresentation", pixel_rep, "0 or 1")
-    if not photometric:
-        raise MissingAttributeError(
-            path,
-            "required attribute missing",
-            tag=tag_label("PhotometricInterpretation", 0x00280004),
-        )
-    allowed = ONE_SAMPLE if samples == 1 else THREE_SAMPLES if samples == 3 else ()
-    if samples not in (1, 3):
-        raise invalid(path, "SamplesPerPixel", samples, "1 or 3")
-    if photometric not in allowed:
-        raise invalid(
-            path,
-            "PhotometricInterpretation",
-            photometric,
-            f"one of {', '.join(allowed)} for SamplesPerPixel {samples}",
-        )
+    for keyword, value, low, high in (
+        ("Rows", rows, 1, 0xFFFF),
+        ("Columns", cols, 1, 0xFFFF),
+        ("NumberOfFrames", frames, 1, 2**31),
+    ):
+        if not low <= value <= high:
+            raise invalid(path, keyword, value, f"{low}..{high}")
+    _check_bits(path, float_data, bits_alloc, bits_stored, high_bit, pixel_rep)
+    _check_photometric(path, samples, photometric)
     return {
         "rows": rows,
         "columns": cols,
@@ -193,6 +167,42 @@ def pixel_attributes(path: Path, ds: Dataset, float_data: bool) -> dict[str, Any
         "photometric": photometric,
         "planar_configuration": number(ds, "PlanarConfiguration") or 0,
     }
+
+
+def _check_bits(
+    path: Path,
+    float_data: bool,
+    bits_alloc: int,
+    bits_stored: int,
+    high_bit: int,
+    pixel_rep: int,
+) -> None:
+    if bits_alloc not in (1, 8, 16, 32, 64) or (float_data and bits_alloc not in (32, 64)):
+        raise invalid(path, "BitsAllocated", bits_alloc, "1, 8, 16, 32 or 64")
+    if float_data:
+        return
+    if not 1 <= bits_stored <= bits_alloc:
+        raise invalid(path, "BitsStored", bits_stored, f"1..BitsAllocated ({bits_alloc})")
+    if high_bit >= bits_alloc or high_bit < bits_stored - 1:
+        expected = f"BitsStored - 1 ({bits_stored - 1}) < BitsAllocated ({bits_alloc})"
+        raise invalid(path, "HighBit", high_bit, expected)
+    if pixel_rep not in (0, 1):
+        raise invalid(path, "PixelRepresentation", pixel_rep, "0 or 1")
+
+
+def _check_photometric(path: Path, samples: int, photometric: str) -> None:
+    if not photometric:
+        raise MissingAttributeError(
+            path,
+            "required attribute missing",
+            tag=tag_label("PhotometricInterpretation", 0x00280004),
+        )
+    if samples not in (1, 3):
+        raise invalid(path, "SamplesPerPixel", samples, "1 or 3")
+    allowed = ONE_SAMPLE if samples == 1 else THREE_SAMPLES
+    if photometric not in allowed:
+        expected = f"one of {', '.join(allowed)} for SamplesPerPixel {samples}"
+        raise invalid(path, "PhotometricInterpretation", photometric, expected)
 
 
 def decimal(path: Path, ds: Dataset, keyword: str, default: float) -> float:

@@ -12,7 +12,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -300,8 +300,58 @@ def _build_header(
     budget: int | None,
 ) -> ImageHeader:
     keyword, offset, length = element
-    pixels = pixel_attributes(path, ds, keyword != "PixelData")
-    encapsulated = length == UNDEFINED_LENGTH or (tsyntax.is_compressed and length != -1)
+    header = ImageHeader(
+        path=path,
+        **_identity(ds),
+        **pixel_attributes(path, ds, keyword != "PixelData"),
+        **_modality(path, ds),
+        transfer_syntax_uid=str(tsyntax),
+        laterality=laterality(ds),
+        view_position=view_position(ds),
+        pixel_spacing=pixel_spacing(ds),
+        windows=windows(ds),
+        voi_luts=read_voi_luts(ds),
+        presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
+        lossy_compressed=lossy(ds, tsyntax),
+        presentation_intent=intent(ds),
+        pixel_keyword=keyword,
+        pixel_data_offset=offset,
+        pixel_data_length=length,
+        is_encapsulated=length == UNDEFINED_LENGTH or (tsyntax.is_compressed and length != -1),
+        is_little_endian=tsyntax.is_little_endian,
+    )
+    _check_size(header, size, budget)
+    return header
+
+
+# ImageHeader text field -> DICOM keyword.
+IDENTITY_TEXT = {
+    "sop_instance_uid": "SOPInstanceUID",
+    "sop_class_uid": "SOPClassUID",
+    "modality": "Modality",
+    "patient_name": "PatientName",
+    "patient_id": "PatientID",
+    "patient_birth_date": "PatientBirthDate",
+    "patient_sex": "PatientSex",
+    "study_instance_uid": "StudyInstanceUID",
+    "study_date": "StudyDate",
+    "study_description": "StudyDescription",
+    "accession_number": "AccessionNumber",
+    "series_instance_uid": "SeriesInstanceUID",
+    "series_description": "SeriesDescription",
+}
+
+
+def _identity(ds: Dataset) -> dict[str, Any]:
+    """Patient / study / series / instance identification fields of ImageHeader."""
+    fields: dict[str, Any] = {name: text(ds, keyword) for name, keyword in IDENTITY_TEXT.items()}
+    fields["series_number"] = number(ds, "SeriesNumber")
+    fields["instance_number"] = number(ds, "InstanceNumber")
+    return fields
+
+
+def _modality(path: Path, ds: Dataset) -> dict[str, Any]:
+    """Rescale Slope/Intercept and the Modality LUT (checked)."""
     try:
         modality_lut = read_modality_lut(ds)
     except Exception as exc:
@@ -311,45 +361,20 @@ def _build_header(
             tag=tag_label("ModalityLUTSequence", 0x00283000),
         ) from exc
     slope = decimal(path, ds, "RescaleSlope", 1.0)
-    header = ImageHeader(
-        path=path,
-        sop_instance_uid=text(ds, "SOPInstanceUID"),
-        sop_class_uid=text(ds, "SOPClassUID"),
-        modality=text(ds, "Modality"),
-        patient_name=text(ds, "PatientName"),
-        patient_id=text(ds, "PatientID"),
-        patient_birth_date=text(ds, "PatientBirthDate"),
-        patient_sex=text(ds, "PatientSex"),
-        study_instance_uid=text(ds, "StudyInstanceUID"),
-        study_date=text(ds, "StudyDate"),
-        study_description=text(ds, "StudyDescription"),
-        accession_number=text(ds, "AccessionNumber"),
-        series_instance_uid=text(ds, "SeriesInstanceUID"),
-        series_number=number(ds, "SeriesNumber"),
-        series_description=text(ds, "SeriesDescription"),
-        instance_number=number(ds, "InstanceNumber"),
-        transfer_syntax_uid=str(tsyntax),
-        laterality=laterality(ds),
-        view_position=view_position(ds),
-        pixel_spacing=pixel_spacing(ds),
-        rescale_slope=slope if slope != 0 else 1.0,
-        rescale_intercept=decimal(path, ds, "RescaleIntercept", 0.0),
-        has_modality_lut=modality_lut is not None,
-        modality_lut=modality_lut,
-        windows=windows(ds),
-        voi_luts=read_voi_luts(ds),
-        presentation_lut_shape=text(ds, "PresentationLUTShape").upper(),
-        lossy_compressed=lossy(ds, tsyntax),
-        presentation_intent=intent(ds),
-        pixel_keyword=keyword,
-        pixel_data_offset=offset,
-        pixel_data_length=length,
-        is_encapsulated=encapsulated,
-        is_little_endian=tsyntax.is_little_endian,
-        **pixels,
-    )
-    _check_size(header, size, budget)
-    return header
+    if slope == 0 and modality_lut is None:
+        raise InvalidAttributeError(
+            path,
+            "invalid value",
+            tag=tag_label("RescaleSlope", 0x00281053),
+            value=slope,
+            expected="non-zero",
+        )
+    return {
+        "rescale_slope": slope,
+        "rescale_intercept": decimal(path, ds, "RescaleIntercept", 0.0),
+        "has_modality_lut": modality_lut is not None,
+        "modality_lut": modality_lut,
+    }
 
 
 def _check_size(header: ImageHeader, file_size: int, budget: int | None) -> None:
