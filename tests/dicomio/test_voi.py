@@ -235,3 +235,12 @@ def test_bits_above_bits_stored_are_not_part_of_the_value(tmp_path: Path) -> Non
     dirty = UNSIGNED | np.uint16(0x8000)
     image = load_image(_write(tmp_path, dirty, WindowCenter=2048, WindowWidth=4096))
     np.testing.assert_array_equal(image.stored[0], UNSIGNED)
+
+
+def test_auto_window_ignores_burned_in_text(tmp_path: Path) -> None:
+    """Text drawn at the maximum value (2 % of the breast here) does not stretch the window."""
+    pixels = _mammogram_like(monochrome1=False)
+    pixels[5:25, 5:25] = 4095
+    image = load_image(_write(tmp_path, pixels))
+    window = auto_window(image)
+    assert window.center + window.width / 2 <= 2520

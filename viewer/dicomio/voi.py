@@ -183,7 +183,8 @@ def auto_window(image: ModalityImage, frame: int = 0) -> VoiWindow:
     """A LINEAR window over the 0.5-99.5 percentiles of the breast (background excluded).
 
     The background is the Otsu class holding the histogram's largest mode (air in a
-    mammogram); if that leaves under 1 % of the pixels, all pixels are used.
+    mammogram); if that leaves under 1 % of the pixels, all pixels are used. A spike of pixels
+    at exactly the foreground's extreme value (burned-in text, saturation) is left out too.
     """
     values = image.values(frame)
     if values.ndim == 3:
@@ -193,10 +194,20 @@ def auto_window(image: ModalityImage, frame: int = 0) -> VoiWindow:
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return VoiWindow(0.5, 1.0, AUTO_EXPLANATION)
-    foreground = _foreground(sample)
+    foreground = _drop_end_spikes(_foreground(sample))
     low, high = np.percentile(foreground, [0.5, 99.5])
     width = max(float(high - low), 1.0)
     return VoiWindow(float(low + high) / 2 + 0.5, width + 1.0, AUTO_EXPLANATION)
+
+
+def _drop_end_spikes(values: np.ndarray) -> np.ndarray:
+    """Leave out a spike at either extreme (burned-in text, saturation): >= 0.1 % of pixels at
+    exactly the lowest or highest value say nothing about the tissue's range."""
+    for extreme in (values.max(), values.min()):
+        at_end = values == extreme
+        if 0.001 * values.size <= np.count_nonzero(at_end) < 0.5 * values.size:
+            values = values[~at_end]
+    return values
 
 
 def _foreground(sample: np.ndarray) -> np.ndarray:
