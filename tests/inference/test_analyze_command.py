@@ -40,7 +40,8 @@ def test_batch_writes_json_and_png_and_goes_on_after_a_bad_file(
     result = Result.from_json((tmp_path / "R_cc.json").read_text())
     assert result.crops[0].box[0] <= 400 < result.crops[0].box[2]
     png = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "R_cc.png")))
-    assert png.shape == (1024, 832, 3)
+    assert png.shape[1:] == (832, 3) and 1024 < png.shape[0] < 1100  # image + caption band
+    assert png[1024:].max() == 255  # the caption is written
     r0, c0, _, _ = result.crops[0].box
     assert tuple(png[r0, c0 + 10]) == (255, 40, 40)  # the top crop's box is drawn in red
 

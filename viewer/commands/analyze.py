@@ -140,7 +140,26 @@ def overlay_png(display: np.ndarray, result: Result) -> np.ndarray:
     for crop in sorted(result.crops, key=lambda c: -c.rank):
         colour = (255, 40, 40) if crop.rank == 1 else (255, 220, 0)
         _draw_box(out, tuple(v // step for v in crop.box), colour)  # type: ignore[arg-type]
-    return out
+    return _with_caption(out, _caption(result))
+
+
+def _caption(result: Result) -> list[str]:
+    evidence = "NO POSITIVE EVIDENCE" if result.global_heatmap.all_zero else "HEATMAP: GRAD-CAM"
+    return [
+        f"FUSED SCORE {result.fused_score:.3f}  IMAGE {result.image_score:.3f}  "
+        f"CROPS {result.crop_score:.3f}  {evidence}",
+        "RESEARCH USE ONLY - NOT FOR CLINICAL USE",
+    ]
+
+
+def _with_caption(rgb: np.ndarray, lines: list[str]) -> np.ndarray:
+    """The image with a black band below it holding `lines` in white (the synthetic 5x7 font)."""
+    from viewer.dicomio.synthetic_font import render_text
+
+    text = render_text(lines, scale=2)[:, : rgb.shape[1] - 8]
+    band = np.zeros((text.shape[0] + 12, rgb.shape[1], 3), np.uint8)
+    band[6 : 6 + text.shape[0], 4 : 4 + text.shape[1]][text] = 255
+    return np.concatenate([rgb, band], axis=0)
 
 
 def _unique_stem(path: Path, used: set[str]) -> str:
