@@ -186,11 +186,12 @@ def auto_window(image: ModalityImage, frame: int = 0) -> VoiWindow:
     mammogram); if that leaves under 1 % of the pixels, all pixels are used. A spike of pixels
     at exactly the foreground's extreme value (burned-in text, saturation) is left out too.
     """
-    values = image.values(frame)
-    if values.ndim == 3:
-        values = ai_input(image, frame)
-    step = max(1, int(np.sqrt(values.size / 1_000_000)))
-    sample = values[::step, ::step].ravel().astype(np.float64)
+    stored = image.stored[frame]
+    step = max(1, int(np.sqrt(stored.shape[0] * stored.shape[1] / 250_000)))
+    sample = stored_to_modality_array(image.header, stored[::step, ::step]).astype(np.float64)
+    if sample.ndim == 3:  # color: luminance
+        sample = sample @ np.asarray([0.299, 0.587, 0.114])
+    sample = sample.ravel()
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return VoiWindow(0.5, 1.0, AUTO_EXPLANATION)
