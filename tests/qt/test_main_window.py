@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from tests.qt.conftest import open_and_wait
 from tests.qt.dicom_factory import PATIENT_NAME, breast_pixels, write_four_views, write_mg
@@ -229,3 +229,23 @@ def test_settings_round_trip(qtbot, settings, tmp_path):
     second.show()
     assert second.tags.parentWidget().isVisible()
     assert not second.browser.parentWidget().isVisible()
+
+
+def test_dropping_a_folder_opens_it(qtbot, window, tmp_path):
+    write_four_views(tmp_path)
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path))])
+    point = QtCore.QPointF(200, 200)
+    copy, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
+    enter = QtGui.QDragEnterEvent(point, copy, mime, left, none)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QtGui.QDropEvent(point, copy, mime, left, none)
+    window.dropEvent(drop)
+    qtbot.waitUntil(
+        lambda: len(window.grid.canvases) == 4 and all(c.display for c in window.grid.canvases),
+        timeout=20000,
+    )
+    window.jobs.wait()
+    assert window.grid.active is window.grid.canvases[0]
+    assert "3d8ee6" in window.grid.canvases[0].styleSheet()  # the active frame is drawn

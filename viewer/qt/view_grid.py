@@ -56,14 +56,23 @@ class ViewGrid(QtWidgets.QWidget):
         for index in range(max(self._layout.columnCount(), protocol.cols)):
             self._layout.setColumnStretch(index, 1 if index < protocol.cols else 0)
         if self.active not in self.canvases:
+            self.active = None
             self.set_active(self.canvases[0])
+        else:
+            self._style_active()
 
     def set_active(self, canvas: ImageCanvas) -> None:
         """Make `canvas` the one keys and panels act on."""
         if canvas is self.active:
             return
         self.active = canvas
-        for other in self.canvases:
-            other.setStyleSheet(_ACTIVE_STYLE if other is canvas and len(self.canvases) > 1
-                                else _IDLE_STYLE)  # fmt: skip
+        self._style_active()
         self.active_changed.emit(canvas)
+
+    def _style_active(self) -> None:
+        """A blue frame around the active canvas when there are several."""
+        for canvas in self.canvases:
+            several = len(self.canvases) > 1
+            canvas.setStyleSheet(
+                _ACTIVE_STYLE if several and canvas is self.active else _IDLE_STYLE
+            )
