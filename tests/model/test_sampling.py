@@ -89,3 +89,17 @@ def test_seeded_levels_are_used_and_fit_step_matches_the_fitted_zoom() -> None:
     seeded = area_reduce(frames[0], step)
     sampler = ScreenSampler(frames, levels={(0, step): seeded})
     assert sampler.level(0, step) is seeded
+
+
+def test_deferred_levels_show_a_strided_stand_in_until_the_average_arrives() -> None:
+    frames = np.random.default_rng(3).integers(0, 4096, (1, 300, 240), dtype=np.uint16)
+    sampler = ScreenSampler(frames, deferred=True)
+    visible = (0.0, 0.0, 300.0, 240.0)
+    first = sampler.tile(0, visible, 0.3)
+    assert sampler.missing_levels == {(0, 3)}
+    assert first.data[0, 0] == frames[0, 0, 0]  # every 3rd pixel, not averaged
+    sampler.add_level((0, 3), area_reduce(frames[0], 3))
+    assert not sampler.missing_levels
+    second = sampler.tile(0, visible, 0.3)
+    assert second is not first
+    assert second.data[0, 0] == area_reduce(frames[0], 3)[0, 0]

@@ -80,14 +80,27 @@ class ScreenSampler:
         frames: np.ndarray,
         max_levels: int = 3,
         levels: dict[tuple[int, int], np.ndarray] | None = None,
+        deferred: bool = False,
     ) -> None:
-        """`levels` seeds the cache: {(frame, step): area_reduce(frames[frame], step)}."""
+        """`levels` seeds the cache: {(frame, step): area_reduce(frames[frame], step)}.
+
+        With `deferred`, a level not yet computed is stood in for by a strided view (every
+        `step`-th pixel, no averaging, no cost) and listed in `missing_levels`; the caller
+        computes it elsewhere (a worker) and hands it back with `add_level`.
+        """
         self._frames = frames
+        self._deferred = deferred
+        self.missing_levels: set[tuple[int, int]] = set()
         self._levels: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict(levels or {})
         self._max_levels = max_levels
         self._tile: Tile | None = None
         self._tile_key: tuple[float, ...] | None = None
         self._index: tuple[Tile, int, int, np.ndarray] | None = None
+
+    @property
+    def frames(self) -> np.ndarray:
+        """The full-resolution frames sampled."""
+        return self._frames
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -100,12 +113,23 @@ class ScreenSampler:
         if key in self._levels:
             self._levels.move_to_end(key)
             return self._levels[key]
+        if self._deferred and step > 1:
+            self.missing_levels.add(key)
+            return self._frames[frame, ::step, ::step]
         reduced = area_reduce(self._frames[frame], step)
+        self.add_level(key, reduced)
+        return reduced
+
+    def add_level(self, key: tuple[int, int], reduced: np.ndarray) -> None:
+        """Cache `reduced` = area_reduce(frames[frame], step) for key (frame, step)."""
+        step = key[1]
+        self.missing_levels.discard(key)
         if step > 1:  # step 1 is the frame itself: nothing to cache
             self._levels[key] = reduced
             while len(self._levels) > self._max_levels:
                 self._levels.popitem(last=False)
-        return reduced
+        if self._tile is not None and (self._tile.frame, self._tile.step) == key:
+            self._tile = self._tile_key = None  # the next tile() samples the averaged level
 
     def tile(self, frame: int, visible: tuple[float, float, float, float], zoom: float) -> Tile:
         """The tile covering `visible` (row0, col0, row1, col1) at `zoom`; same object if cached."""

@@ -14,9 +14,18 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from viewer.model import Camera, ImageDisplay, ScreenSampler, Side, Tile, ViewerState
+from viewer.model import (
+    Camera,
+    ImageDisplay,
+    ScreenSampler,
+    Side,
+    Tile,
+    ViewerState,
+    area_reduce,
+)
 from viewer.qt.layer_items import LayerItems
 from viewer.qt.overlays import Overlay
+from viewer.qt.workers import Jobs
 
 WHEEL_ZOOM_PER_DEGREE = 1.0125  # one notch (15 degrees) zooms by ~20 %
 
@@ -38,9 +47,15 @@ class ImageCanvas(QtWidgets.QGraphicsView):
     sigDeviceRangeChanged = QtCore.Signal(object)  # noqa: N815 (pyqtgraph name)
     sigDeviceTransformChanged = QtCore.Signal(object)  # noqa: N815 (pyqtgraph name)
 
-    def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self, state: ViewerState, parent: QtWidgets.QWidget | None = None, jobs: Jobs | None = None
+    ) -> None:
+        """With `jobs`, area-reduced levels are computed in workers (a strided stand-in shows
+        meanwhile); without, on the spot."""
         super().__init__(parent)
         self.state = state
+        self.jobs = jobs
+        self._levels_in_flight: set[tuple[int, int]] = set()
         self.tool = Tool.PAN
         self.display: ImageDisplay | None = None
         self.camera: Camera | None = None
@@ -86,12 +101,8 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         display: ImageDisplay,
         flip_horizontal: bool = False,
         fit_side: Side | None = None,
-        levels: dict[tuple[int, int], np.ndarray] | None = None,
     ) -> None:
-        """Show `display` fitted (against `fit_side` if given), replacing any other display.
-
-        `levels` are area-reduced frames already computed off the GUI thread (see ScreenSampler).
-        """
+        """Show `display` fitted (against `fit_side` if given), replacing any other display."""
         self.clear()
         self.display = display
         stored = display.image.stored
@@ -99,7 +110,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
             self._color_frames = self._display_ready_frames(display)
             self._sampler = ScreenSampler(self._color_frames)
         else:
-            self._sampler = ScreenSampler(stored, levels=levels)
+            self._sampler = ScreenSampler(stored, deferred=self.jobs is not None)
         rows, cols = self._sampler.shape
         self.camera = Camera((rows, cols), self._canvas_size())
         self.camera.flip_horizontal = flip_horizontal
@@ -125,6 +136,7 @@ class ImageCanvas(QtWidgets.QGraphicsView):
         self.layer_items.unbind()
         self.display = self.camera = self._sampler = self._color_frames = None
         self._placed_tile = None
+        self._levels_in_flight = set()
         self.image_item.clear()
         self.overlay.clear()
 
@@ -163,6 +175,23 @@ class ImageCanvas(QtWidgets.QGraphicsView):
             self.image_item.setRect(QtCore.QRectF(col0, row0, cols, rows))
             self._placed_tile = tile
         self._update_overlay()
+        if self._sampler.missing_levels:
+            self._compute_levels(self._sampler)
+
+    def _compute_levels(self, sampler: ScreenSampler) -> None:
+        """Average the levels the strided stand-ins replace, in workers; refresh when done."""
+        assert self.jobs is not None
+        for key in sampler.missing_levels - self._levels_in_flight:
+            self._levels_in_flight.add(key)
+            frame, step = key
+
+            def ready(reduced: np.ndarray, key: tuple[int, int] = key) -> None:
+                self._levels_in_flight.discard(key)
+                if sampler is self._sampler:  # still the image shown
+                    sampler.add_level(key, reduced)
+                    self.refresh()
+
+            self.jobs.start(area_reduce, sampler.frames[frame], step, returned=ready)
 
     def _pixels(self, tile: Tile) -> np.ndarray:
         if self._color_frames is not None:

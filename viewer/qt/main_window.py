@@ -48,12 +48,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self._pool_factory = pool_factory or dicomio.DecoderPool
         self._pool: dicomio.DecoderPool | None = None
         self._generations: dict[int, int] = {}
-        self.grid = ViewGrid(self.state, self)
+        self.notifier = Notifier(self.statusBar(), self)
+        self.jobs = Jobs(self.notifier.error, self)
+        self.grid = ViewGrid(self.state, self, self.jobs)
         self.setCentralWidget(self.grid)
+        self.notifier.set_host(self.grid)
         self.pixel_label = QtWidgets.QLabel(self)
         self.statusBar().addPermanentWidget(self.pixel_label)
-        self.notifier = Notifier(self.statusBar(), self.grid)
-        self.jobs = Jobs(self.notifier.error, self)
         self.browser = StudyBrowser(self.state, self)
         self.tags = TagTree(self.state, self)
         self.frame_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, self)
@@ -149,7 +150,6 @@ class MainWindow(QtWidgets.QMainWindow):
         assert hanging is not None
         if hanging.protocol is not SINGLE_VIEW or len(self.grid.canvases) != 1:
             self.grid.set_protocol(hanging.protocol)
-            self.grid.layout().activate()  # canvas sizes now: the loaders prepare fitted levels
         for slot, header in enumerate(hanging.headers):
             self._load(Path(header.path), slot)
             self.settings.add_recent(Path(header.path))
@@ -158,9 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
         generation = self._generations.get(slot, 0) + 1
         self._generations[slot] = generation
         cell = self.grid.protocol.cells[slot]
-        viewport = self.grid.canvases[slot].viewport().size()
-        size = (max(viewport.width(), 1), max(viewport.height(), 1))
-        request = LoadRequest(path, slot, generation, cell, size)
+        request = LoadRequest(path, slot, generation, cell)
         self.jobs.start(load_for_display, request, self._decoder_pool(), returned=self._on_loaded)
 
     def _decoder_pool(self) -> dicomio.DecoderPool | None:
@@ -181,7 +179,7 @@ class MainWindow(QtWidgets.QMainWindow):
         flip = cell is not None and needs_flip(cell, loaded.brightness)
         chest_wall = cell.chest_wall if cell is not None else None
         canvas.overlay.outer_side = _OPPOSITE.get(chest_wall)
-        canvas.set_display(display, flip, chest_wall, loaded.levels)
+        canvas.set_display(display, flip, chest_wall)
         self.statusBar().showMessage(f"Opened {request.path.name}", 3000)
         if canvas is self.grid.active:
             self._on_active_changed(canvas)

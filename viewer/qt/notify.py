@@ -50,6 +50,10 @@ class Notifier(QtCore.QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.toast.hide)
 
+    def set_host(self, host: QtWidgets.QWidget) -> None:
+        """Show the toast over `host` (the central widget, once it exists)."""
+        self.toast.setParent(host)
+
     def notify(self, level: Level, message: str) -> None:
         """Show `message` in the status bar and a toast that hides itself."""
         self.history.append((level, message))

@@ -6,6 +6,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from viewer.model import SINGLE_VIEW, HangingProtocol, ViewerState
 from viewer.qt.canvas import ImageCanvas
+from viewer.qt.workers import Jobs
 
 _ACTIVE_STYLE = "QGraphicsView { border: 2px solid #3d8ee6; }"
 _IDLE_STYLE = "QGraphicsView { border: 2px solid black; }"
@@ -17,9 +18,12 @@ class ViewGrid(QtWidgets.QWidget):
     active_changed = QtCore.Signal(object)
     hovered = QtCore.Signal(str)
 
-    def __init__(self, state: ViewerState, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self, state: ViewerState, parent: QtWidgets.QWidget | None = None, jobs: Jobs | None = None
+    ) -> None:
         super().__init__(parent)
         self.state = state
+        self.jobs = jobs
         self.protocol = SINGLE_VIEW
         self.canvases: list[ImageCanvas] = []
         self.active: ImageCanvas | None = None
@@ -37,7 +41,7 @@ class ViewGrid(QtWidgets.QWidget):
         self.protocol = protocol
         needed = len(protocol.cells)
         while len(self.canvases) < needed:
-            canvas = ImageCanvas(self.state, self)
+            canvas = ImageCanvas(self.state, self, self.jobs)
             canvas.activated.connect(self.set_active)
             canvas.hovered.connect(self.hovered)
             canvas.setStyleSheet(_IDLE_STYLE)

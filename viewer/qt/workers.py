@@ -18,7 +18,6 @@ from superqt.utils import create_worker
 
 from viewer import dicomio
 from viewer.model import Cell
-from viewer.model.sampling import area_reduce, fit_step
 
 THUMBNAIL_SIZE = 160
 _BRIGHTNESS_STEP = 16
@@ -32,7 +31,6 @@ class LoadRequest:
     slot: int
     generation: int
     cell: Cell | None = None
-    canvas_size: tuple[int, int] | None = None  # (width, height): the fitted level is prepared
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +41,6 @@ class LoadedImage:
     image: dicomio.ModalityImage
     default_voi: dicomio.VoiSetting
     brightness: np.ndarray  # small gray image, tissue bright: for the hanging's mirroring
-    levels: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)  # for ScreenSampler
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,24 +56,7 @@ def load_for_display(request: LoadRequest, pool: dicomio.DecoderPool | None) -> 
     """Decode, pick the default VOI, and a strided gray preview (through the display LUT)."""
     image = dicomio.load_image(request.path, pool)
     voi = dicomio.default_voi(image)
-    return LoadedImage(
-        request, image, voi, brightness_preview(image, voi), fitted_level(image, request)
-    )
-
-
-def fitted_level(
-    image: dicomio.ModalityImage, request: LoadRequest
-) -> dict[tuple[int, int], np.ndarray]:
-    """The area-reduced frame 0 the fitted view will show, computed here, not on the GUI thread."""
-    stored = image.stored
-    if (
-        request.canvas_size is None
-        or not image.header.is_grayscale
-        or stored.dtype.kind not in "iu"
-    ):
-        return {}
-    step = fit_step(stored.shape[1:3], request.canvas_size)
-    return {(0, step): area_reduce(stored[0], step)} if step > 1 else {}
+    return LoadedImage(request, image, voi, brightness_preview(image, voi))
 
 
 def brightness_preview(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) -> np.ndarray:
