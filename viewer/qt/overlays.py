@@ -1,7 +1,8 @@
 """Corner text and the warning banner over a canvas; they only display `viewer.model.overlay`.
 
-The corner text is painted by the canvas in `drawForeground` (plain QPainter text on a dark
-box): label widgets with style sheets cost more to lay out and paint than a whole W/L frame.
+The corner text is painted by the canvas in `drawForeground` (plain QPainter text with a dark
+shadow, no box over the breast): label widgets with style sheets cost more to lay out and
+paint than a whole W/L frame.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ _BANNER_STYLE = (
     " font-size: 13px; font-weight: bold; }"
 )
 _MARGIN, _PAD = 6, 4
-_TEXT = QtGui.QColor(240, 240, 240)
-_BOX = QtGui.QColor(0, 0, 0, 130)
+_TEXT = QtGui.QColor(235, 235, 235)
+_SHADOW = QtGui.QColor(0, 0, 0)
+MAX_LINE_CHARS = 40  # longer lines (study descriptions) are elided: text must not cover tissue
 
 
 class Overlay:
@@ -89,7 +91,9 @@ class Overlay:
                 self._paint_block(painter, lines, corner, width, height, big_first)
 
     def _blocks(self) -> list[tuple[Corner, list[str], bool]]:
-        lines = {corner: [line for line in text if line] for corner, text in self.lines.items()}
+        lines = {
+            corner: [_elide(line) for line in text if line] for corner, text in self.lines.items()
+        }
         if self.outer_side is None:
             return [(corner, text, corner == Corner.TOP_LEFT) for corner, text in lines.items()]
         top, bottom = Corner.TOP_LEFT, Corner.BOTTOM_LEFT
@@ -110,11 +114,17 @@ class Overlay:
         bottom = corner in (Corner.BOTTOM_LEFT, Corner.BOTTOM_RIGHT)
         x = width - _MARGIN - block_w - 2 * _PAD if right else _MARGIN
         y = height - _MARGIN - block_h - 2 * _PAD if bottom else _MARGIN
-        painter.fillRect(QtCore.QRectF(x, y, block_w + 2 * _PAD, block_h + 2 * _PAD), _BOX)
-        painter.setPen(_TEXT)
         top = y + _PAD
         for font, metric, line in zip(fonts, metrics, lines, strict=True):
             painter.setFont(font)
             left = x + _PAD + (block_w - metric.horizontalAdvance(line) if right else 0)
-            painter.drawText(QtCore.QPointF(left, top + metric.ascent()), line)
+            baseline = QtCore.QPointF(left, top + metric.ascent())
+            painter.setPen(_SHADOW)  # legible on bright tissue and on black background alike
+            painter.drawText(baseline + QtCore.QPointF(1.0, 1.0), line)
+            painter.setPen(_TEXT)
+            painter.drawText(baseline, line)
             top += metric.height()
+
+
+def _elide(line: str) -> str:
+    return line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…"
