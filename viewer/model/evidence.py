@@ -1,0 +1,71 @@
+"""Qt-free helpers that turn a Result into what the reader sees: outline, crop pixels, zoom.
+
+The breast outline: `inference.Result` carries no breast mask, so the outline is recomputed
+here with the engine's own functions (`inference.preprocess.shrink` and `segment_breast`) at the
+shrink factor and orientation the analysis recorded in its provenance: the same mask the model
+used, traced as one polygon in original image pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from inference import Result
+from inference.preprocess import segment_breast, shrink
+from viewer import dicomio
+from viewer.model.camera import Camera
+from viewer.model.display import ImageDisplay
+
+ZOOM_MARGIN = 1.6  # the zoomed view shows the crop box and this much context around it
+
+
+def breast_mask(values: np.ndarray, result: Result) -> tuple[np.ndarray, int, bool]:
+    """(mask of the shrunk canonical image, shrink factor, flipped) exactly as the analysis."""
+    pre = result.provenance.preprocessing
+    factor, flipped = int(pre.get("shrink_factor", 1)), bool(pre.get("flipped", False))
+    small, _ = shrink(np.asarray(values, np.float32), factor, flipped)
+    return segment_breast(small), factor, flipped
+
+
+def breast_outline(values: np.ndarray, result: Result) -> np.ndarray | None:
+    """The breast outline as (row, col) polygon vertices in original pixels, or None if empty.
+
+    Per shrunk row, the breast's extent is traced (outer edge down, inner edge up): the mask is
+    one filled component attached to the chest wall, so this is its outline up to concavities
+    along rows.
+    """
+    mask, factor, flipped = breast_mask(values, result)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) < 2:
+        return None
+    sub = mask[rows]
+    first = sub.argmax(axis=1)
+    last = sub.shape[1] - 1 - sub[:, ::-1].argmax(axis=1)
+    centres = (rows + 0.5) * factor
+    outer = np.column_stack([centres, (last + 1.0) * factor])
+    inner = np.column_stack([centres[::-1], first[::-1] * float(factor)])
+    points = np.concatenate([outer, inner])
+    if flipped:
+        points[:, 1] = result.image_hw[1] - points[:, 1]
+    return points
+
+
+def crop_display(display: ImageDisplay, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The crop's pixels at full resolution as the reader sees them now (current window, uint8)."""
+    r0, c0, r1, c1 = (int(v) for v in box)
+    image = display.image
+    stored = image.stored[display.frame]
+    region = stored[max(r0, 0) : r1, max(c0, 0) : c1]
+    if image.header.is_grayscale and region.dtype.kind in "iu" and region.dtype.itemsize <= 2:
+        offset, table = display.lut()
+        return table[np.clip(region.astype(np.int64) - offset, 0, len(table) - 1)]
+    full = dicomio.render_display(image, display.voi, display.invert, display.frame)
+    return np.ascontiguousarray(full[max(r0, 0) : r1, max(c0, 0) : c1])
+
+
+def zoom_to_box(camera: Camera, box: tuple[float, float, float, float]) -> None:
+    """Centre `box` and zoom so that it fills the canvas with a margin around it."""
+    r0, c0, r1, c1 = box
+    width, height = camera.canvas_size
+    zoom = min(width / ((c1 - c0) * ZOOM_MARGIN), height / ((r1 - r0) * ZOOM_MARGIN))
+    camera.set_view(zoom, ((r0 + r1) / 2.0, (c0 + c1) / 2.0))
