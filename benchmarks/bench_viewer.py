@@ -111,21 +111,32 @@ def bench_windowing(path: Path, frames: int) -> None:
 
 
 def open_and_wait(window: MainWindow, paths: list[Path], slots: int) -> float:
-    """Seconds from `open_paths` until `slots` canvases have pixels and were painted."""
+    """Seconds from `open_paths` until `slots` canvases have pixels and were painted.
+
+    Waits in a Qt event loop (not a processEvents spin, which would take a core from the
+    decoder processes on a small machine).
+    """
     from PySide6 import QtCore, QtGui
 
     shown: set[int] = set()
-    window.image_shown.connect(shown.add)
+    loop = QtCore.QEventLoop()
+
+    def on_shown(slot: int) -> None:
+        shown.add(slot)
+        if len(shown) >= slots:
+            loop.quit()
+
+    window.image_shown.connect(on_shown)
+    QtCore.QTimer.singleShot(120_000, loop.quit)
     start = time.perf_counter()
     window.open_paths(paths)
-    while len(shown) < slots:
-        QtCore.QCoreApplication.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
-        if time.perf_counter() - start > 120:
-            raise TimeoutError(f"{paths}: not shown after 120 s")
+    loop.exec()
+    if len(shown) < slots:
+        raise TimeoutError(f"{paths}: not shown after 120 s")
     target = QtGui.QImage(window.size(), QtGui.QImage.Format.Format_RGB32)
     render(window, target)
     elapsed = time.perf_counter() - start
-    window.image_shown.disconnect(shown.add)
+    window.image_shown.disconnect(on_shown)
     settle(window)
     return elapsed
 
