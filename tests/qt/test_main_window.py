@@ -249,3 +249,14 @@ def test_dropping_a_folder_opens_it(qtbot, window, tmp_path):
     window.jobs.wait()
     assert window.grid.active is window.grid.canvases[0]
     assert "3d8ee6" in window.grid.canvases[0].styleSheet()  # the active frame is drawn
+
+
+def test_tag_tree_filter_shows_matching_elements_only(qtbot, window, tmp_path):
+    path = write_mg(tmp_path / "a.dcm", breast_pixels())
+    open_and_wait(qtbot, window, [path])
+    qtbot.waitUntil(lambda: window.tags.tree.topLevelItemCount() > 0, timeout=10000)
+    window.tags.search.setText("laterality")
+    rows = window.tags.visible_values()
+    assert rows == ["ImageLaterality L"]
+    window.tags.search.setText("")
+    assert len(window.tags.visible_values()) > 20
