@@ -8,6 +8,5 @@ import pyqtgraph as pg
 
 from viewer.qt import runtime
 
-runtime.make_none_immortal()
 runtime.return_large_buffers_to_the_os()
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
