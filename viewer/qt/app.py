@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from viewer.qt.main_window import MainWindow
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "mammolens.png"
+# Set by benchmarks/bench_bundle.py: report once the first window is painted, then quit.
+EXIT_AFTER_FIRST_WINDOW = "MAMMOLENS_EXIT_AFTER_FIRST_WINDOW"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -48,4 +51,12 @@ def main(argv: Sequence[str]) -> int:
         window.show()
     if paths:
         window.open_paths(paths)
+    if os.environ.get(EXIT_AFTER_FIRST_WINDOW) == "1":
+        QtCore.QTimer.singleShot(0, lambda: _report_first_window(app, window))
     return int(app.exec())
+
+
+def _report_first_window(app: QtWidgets.QApplication, window: QtWidgets.QWidget) -> None:
+    window.repaint()  # synchronous: the window's pixels exist when the line is printed
+    print("first window painted", flush=True)
+    app.quit()

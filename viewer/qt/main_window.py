@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+import viewer
 from viewer import dicomio
 from viewer.model import SINGLE_VIEW, ImageDisplay, ViewerState, choose_hanging, needs_flip
 from viewer.model.hanging import Side
@@ -41,7 +42,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self, settings: Settings | None = None, pool_factory: PoolFactory | None = None
     ) -> None:
         super().__init__()
-        self.setWindowTitle("MammoLens")
+        self.setWindowTitle(f"MammoLens {viewer.__version__}")
         self.setAcceptDrops(True)
         self.settings = settings or Settings()
         self.state = ViewerState()
