@@ -97,6 +97,7 @@ class AiLayerStyle:
         self._opacity = 0.45
         self._colormap = Colormap.INFERNO
         self._threshold = 0.3
+        self._hidden_by_toggle: list[LayerKind] = []
 
     def visible(self, kind: LayerKind) -> bool:
         """Whether layers of `kind` are drawn."""
@@ -110,10 +111,16 @@ class AiLayerStyle:
             self.visibility_changed.emit(kind.value, bool(value))
 
     def toggle_heatmaps(self) -> None:
-        """`H`: hide all heatmaps if any kind is visible, else show them all."""
-        show = not any(self._visible[kind] for kind in HEATMAP_KINDS)
-        for kind in HEATMAP_KINDS:
-            self.set_visible(kind, show)
+        """`H`: hide every heatmap; pressed again, show the kinds that were visible (or all)."""
+        shown = [kind for kind in HEATMAP_KINDS if self._visible[kind]]
+        if shown:
+            self._hidden_by_toggle = shown
+            for kind in shown:
+                self.set_visible(kind, False)
+            return
+        for kind in self._hidden_by_toggle or HEATMAP_KINDS:
+            self.set_visible(kind, True)
+        self._hidden_by_toggle = []
 
     @property
     def opacity(self) -> float:
@@ -214,6 +221,8 @@ class ImageFindings:
         self._hovered: int | None = None
         self._selected: int | None = None
         self._ai_layers: list[tuple[LayerKind, Layer]] = []
+        self._pending: list[tuple[LayerKind, Layer]] = []
+        self._incoming: Result | None = None
         style.visibility_changed.connect(self._on_visibility)
         style.opacity_changed.connect(self._restyle)
         style.colormap_changed.connect(self._restyle)
@@ -260,9 +269,18 @@ class ImageFindings:
         return self._result
 
     def set_result(
-        self, identity: ImageIdentity, result: Result, outline: np.ndarray | None = None
+        self,
+        identity: ImageIdentity,
+        result: Result,
+        outline: np.ndarray | None = None,
+        *,
+        staged: bool = False,
     ) -> None:
-        """Show `result` (of the image `identity`) over this image; refuses another image's."""
+        """Show `result` (of the image `identity`) over this image; refuses another image's.
+
+        With `staged`, layers are added one per `attach_next()` call (the GUI spreads their first
+        drawing over several event-loop turns); the result counts as shown after the last one.
+        """
         if not identity.same_image(self.identity) or (
             result.sop_instance_uid != self.identity.sop_instance_uid
         ):
@@ -272,14 +290,27 @@ class ImageFindings:
             )
         self.identity = identity
         self._remove_layers()
-        self._result = result
+        self._result = None
+        self._incoming = result
         self._hovered = self._selected = None
-        self._ai_layers = ai_layers(result, outline, self.style)
-        for _, layer in self._ai_layers:
+        self._pending = ai_layers(result, outline, self.style)
+        if not staged:
+            while self.attach_next():
+                pass
+
+    def attach_next(self) -> bool:
+        """Add the next layer of an incoming result; True while more remain."""
+        if self._pending:
+            kind, layer = self._pending.pop(0)
+            self._ai_layers.append((kind, layer))
             self.layers.append(layer)
+        if self._pending or self._incoming is None:
+            return bool(self._pending)
+        self._result, self._incoming = self._incoming, None
         self.error = ""
         self._set_status(AnalysisStatus.DONE)
-        self.result_changed.emit(result)
+        self.result_changed.emit(self._result)
+        return False
 
     def clear(self) -> None:
         """Forget the result and take its layers off the image."""
@@ -339,6 +370,7 @@ class ImageFindings:
             raise FindingsError(f"crop index {index!r}: expected None or 0..{count - 1}")
 
     def _remove_layers(self) -> None:
+        self._pending, self._incoming = [], None
         for _, layer in self._ai_layers:
             if layer in list(self.layers):
                 self.layers.remove(layer)

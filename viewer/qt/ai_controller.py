@@ -88,6 +88,7 @@ class AiController(QtCore.QObject):
         self._queue: list[_Entry] = []
         self._running: _Entry | None = None
         self._serial = 0
+        self._last_text = ""
         self._relay = ProgressRelay(self)
         self._relay.stage.connect(self._on_stage)
         self.ui = AiUi(self)
@@ -117,7 +118,7 @@ class AiController(QtCore.QObject):
         if self.analyzer is not None:
             self._model_ready()
             return
-        self.ui.show_progress(f"AI: loading model {key.model_dir.name}…", busy=True)
+        self.ui.show_progress(f"AI: loading model {key.model_dir.name}…")
         self.window.jobs.start(
             load_analyzer,
             key,
@@ -306,11 +307,24 @@ class AiController(QtCore.QObject):
     def _on_result(self, outcome: AnalysisOutcome) -> None:
         entry = self._finish(outcome.request)
         if entry is not None:
-            entry.findings.set_result(outcome.identity, outcome.result, outcome.outline)
-            ms = outcome.result.timings_ms.get("total", 0.0)
-            self.ui.show_progress(f"AI: done in {ms:.0f} ms ({self.provider_name})")
-            self.analysis_done.emit(outcome.identity, outcome.result)
+            entry.findings.set_result(
+                outcome.identity, outcome.result, outcome.outline, staged=True
+            )
+            self._attach_step(entry, outcome)
         self._after_work()
+
+    def _attach_step(self, entry: _Entry, outcome: AnalysisOutcome) -> None:
+        """Add one layer per event-loop turn, so no single turn draws them all (heartbeat)."""
+        if self._entries.get(id(entry.display)) is not entry:
+            return  # the image was closed meanwhile: detach() dropped the pending layers
+        if entry.findings.attach_next():
+            QtCore.QTimer.singleShot(0, self, lambda: self._attach_step(entry, outcome))
+            return
+        if entry.findings.result is outcome.result:
+            ms = outcome.result.timings_ms.get("total", 0.0)
+            self._last_text = f"last analysis {ms:.0f} ms"
+            self._after_work()
+            self.analysis_done.emit(outcome.identity, outcome.result)
 
     def _on_error(self, entry: _Entry, request: AnalysisRequest, error: BaseException) -> None:
         live = self._finish(request)
@@ -332,11 +346,8 @@ class AiController(QtCore.QObject):
 
     def _after_work(self) -> None:
         if self._running is None and not self._queue and self.analyzer is not None:
-            self.ui.show_progress(
-                self.ui.progress_text.replace("AI: ", "AI ready · ", 1)
-                if "done" in self.ui.progress_text
-                else f"AI ready ({self.provider_name})"
-            )
+            extra = f" · {self._last_text}" if self._last_text else ""
+            self.ui.show_progress(f"AI ready ({self.provider_name}){extra}")
         self._pump()
 
     # --- reader actions ------------------------------------------------------------------
@@ -358,6 +369,18 @@ class AiController(QtCore.QObject):
         Raises AiUnavailableError when the model is off or the analysis failed, TimeoutError.
         """
         deadline = QtCore.QDeadlineTimer(int(timeout_s * 1000))
+        waker = QtCore.QTimer(self)  # processEvents below sleeps until an event: wake it up
+        waker.start(20)
+        try:
+            return self._wait(deadline, timeout_s, canvas)
+        finally:
+            waker.stop()
+            waker.deleteLater()
+
+    def _wait(
+        self, deadline: QtCore.QDeadlineTimer, timeout_s: float, canvas: ImageCanvas | None
+    ) -> Result:
+        wait_flag = QtCore.QEventLoop.ProcessEventsFlag.WaitForMoreEvents
         while not deadline.hasExpired():
             findings = self.findings_for(canvas)
             if findings is not None and findings.status is AnalysisStatus.DONE:
@@ -367,8 +390,7 @@ class AiController(QtCore.QObject):
                 raise AiUnavailableError(findings.error)
             if self.model_error:
                 raise AiUnavailableError(self.model_error)
-            QtCore.QThreadPool.globalInstance().waitForDone(10)
-            QtWidgets.QApplication.processEvents()
+            QtWidgets.QApplication.processEvents(wait_flag)
         raise TimeoutError(f"no AI result within {timeout_s} s")
 
     @property

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from viewer.model.findings import HEATMAP_KINDS, NO_EVIDENCE_TEXT, ImageFindings
+from viewer.model.hanging import Side
 from viewer.qt.ai_settings import AiSettingsDialog
 from viewer.qt.canvas import ImageCanvas
 from viewer.qt.export import ExportError, export_analysis_json, export_view_png
@@ -24,14 +25,20 @@ if TYPE_CHECKING:
 
 
 class AiBadge(QtWidgets.QLabel):
-    """'AI · NOT FOR CLINICAL USE' at the bottom centre of a canvas while it shows AI output."""
+    """'AI · NOT FOR CLINICAL USE' on a canvas while it shows AI output.
+
+    Placed at mid-height on the canvas' outer side (away from the chest wall, where a fitted
+    mammogram leaves air), so it covers neither tissue nor the corner texts.
+    """
 
     def __init__(self, canvas: ImageCanvas) -> None:
         super().__init__(canvas)
+        self.canvas = canvas
         self.setObjectName("ai_badge")
+        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.setStyleSheet(
-            "QLabel { background: rgba(160, 16, 16, 220); color: white; "
-            "font-weight: bold; padding: 3px 8px; border-radius: 3px; }"
+            "QLabel { background: rgba(160, 16, 16, 215); color: white; font-size: 11px; "
+            "font-weight: bold; padding: 2px 6px; border-radius: 3px; }"
         )
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         canvas.installEventFilter(self)
@@ -42,9 +49,9 @@ class AiBadge(QtWidgets.QLabel):
         if findings is None or findings.result is None:
             self.hide()
             return
-        text = f"AI · research only · {NOT_FOR_CLINICAL_USE}"
+        text = f"AI · research only\n{NOT_FOR_CLINICAL_USE}"
         if findings.no_positive_evidence:
-            text += f"\nAI heatmap: {NO_EVIDENCE_TEXT}"
+            text += f"\nheatmap: {NO_EVIDENCE_TEXT}"
         self.setText(text)
         self.adjustSize()
         self._place()
@@ -52,14 +59,18 @@ class AiBadge(QtWidgets.QLabel):
         self.raise_()
 
     def _place(self) -> None:
-        parent = self.parentWidget()
-        self.move(
-            max((parent.width() - self.width()) // 2, 0),
-            max(parent.height() - self.height() - 28, 0),
-        )
+        width, height = self.canvas.width(), self.canvas.height()
+        side = getattr(self.canvas.overlay, "outer_side", None)
+        y = max((height - self.height()) // 2, 0)
+        if side is Side.LEFT:
+            self.move(6, y)
+        elif side is Side.RIGHT:
+            self.move(max(width - self.width() - 6, 0), y)
+        else:
+            self.move(max((width - self.width()) // 2, 0), max(height - self.height() - 6, 0))
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
-        """Stay at the bottom centre when the canvas is resized."""
+        """Keep the place when the canvas is resized."""
         if event.type() == QtCore.QEvent.Type.Resize:
             self._place()
         return False
@@ -88,13 +99,13 @@ class AiUi(QtCore.QObject):
             window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[name] = dock
         self.progress_label = QtWidgets.QLabel("", window)
-        self.progress_bar = QtWidgets.QProgressBar(window)
-        self.progress_bar.setMaximumWidth(120)
-        self.progress_bar.setTextVisible(False)
-        self.progress_bar.hide()
+        self.clinical_label = QtWidgets.QLabel(f" AI output on screen · {NOT_FOR_CLINICAL_USE} ")
+        self.clinical_label.setStyleSheet(
+            "QLabel { background: #a01010; color: white; font-weight: bold; }"
+        )
+        self.clinical_label.hide()
+        window.statusBar().addPermanentWidget(self.clinical_label)
         window.statusBar().addPermanentWidget(self.progress_label)
-        window.statusBar().addPermanentWidget(self.progress_bar)
-        self.dialogs: list[QtWidgets.QDialog] = []
         self._build_actions()
         controller.style.visibility_changed.connect(self._on_visibility)
 
@@ -142,18 +153,12 @@ class AiUi(QtCore.QObject):
 
     # --- status --------------------------------------------------------------------------
 
-    def show_progress(self, text: str, step: int = 0, steps: int = 0, busy: bool = False) -> None:
-        """Status bar: the AI's stage and provider; a bar while a stage runs."""
-        self.progress_label.setText(text)
-        if busy:
-            self.progress_bar.setRange(0, 0)
-            self.progress_bar.show()
-        elif steps:
-            self.progress_bar.setRange(0, steps)
-            self.progress_bar.setValue(step)
-            self.progress_bar.show()
-        else:
-            self.progress_bar.hide()
+    def show_progress(self, text: str, step: int = 0, steps: int = 0) -> None:
+        """Status bar: the AI's stage and provider, with 'step/steps' while a stage runs.
+
+        Text only: a progress bar's repaint costs milliseconds on every stage.
+        """
+        self.progress_label.setText(f"{text} [{step}/{steps}]" if steps else text)
 
     def badge(self, canvas: ImageCanvas) -> AiBadge:
         """The canvas' badge (made on first use)."""
@@ -161,9 +166,13 @@ class AiUi(QtCore.QObject):
         return badge if isinstance(badge, AiBadge) else AiBadge(canvas)
 
     def update_badges(self, *_: object) -> None:
-        """Each canvas shows the badge while its image has AI output."""
+        """Each canvas shows the badge while its image has AI output; so does the status bar."""
+        shown = False
         for canvas in self.window.grid.canvases:
-            self.badge(canvas).show_for(self.controller.findings_for(canvas))
+            findings = self.controller.findings_for(canvas)
+            self.badge(canvas).show_for(findings)
+            shown = shown or (findings is not None and findings.result is not None)
+        self.clinical_label.setVisible(shown)
 
     # --- dialogs and exports -------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,11 @@ class ProgressRelay(QtCore.QObject):
         return lambda stage: self.stage.emit(serial, str(stage.value))
 
 
+def analysis_threads() -> int:
+    """ONNX Runtime threads in the viewer: one core is left to the GUI thread (at most 4)."""
+    return max(1, min((os.cpu_count() or 2) - 1, 4))
+
+
 def warm_up_image() -> np.ndarray:
     """A small synthetic breast (half ellipse on the chest wall, one bright blob)."""
     rows, cols = WARM_UP_SHAPE
@@ -77,7 +83,7 @@ def warm_up_image() -> np.ndarray:
 
 def load_analyzer(key: AnalyzerKey) -> Analyzer:
     """Load the model folder and run it once on a synthetic image (first-run costs paid here)."""
-    analyzer = Analyzer(key.model_dir, key.device, top_k=key.top_k)
+    analyzer = Analyzer(key.model_dir, key.device, top_k=key.top_k, threads=analysis_threads())
     # A model that cannot read the warm-up image may still read mammograms.
     with contextlib.suppress(InferenceError):
         spacing = analyzer.manifest.pixel_spacing_mm

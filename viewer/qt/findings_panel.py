@@ -136,8 +136,8 @@ class FindingsPanel(QtWidgets.QWidget):
         self._unbind = []
         self.findings, self.display = findings, display
         if findings is not None:
-            self._follow(findings.status_changed, self._show)
-            self._follow(findings.stage_changed, self._show)
+            self._follow(findings.status_changed, self._show_status)
+            self._follow(findings.stage_changed, self._show_status)
             self._follow(findings.result_changed, self._show)
         if display is not None:
             self._follow(display.voi_changed, self._refresh_thumbnails)
@@ -167,6 +167,9 @@ class FindingsPanel(QtWidgets.QWidget):
             self.scores_label.setText(self._scores_html())
             self._fill_crops()
         self._show_exam()
+
+    def _show_status(self, *_: object) -> None:
+        self.status_label.setText(self._status_text())
 
     def _status_text(self) -> str:
         findings = self.findings
