@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from viewer.qt.ai_controller import install_ai
 from viewer.qt.main_window import MainWindow
 
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "mammolens.png"
@@ -44,6 +45,7 @@ def main(argv: Sequence[str]) -> int:
     if ICON.exists():
         app.setWindowIcon(QtGui.QIcon(str(ICON)))
     window = MainWindow()
+    install_ai(window)  # the model loads in the background; without one the viewer says why
     if window.settings.window_state()[0] is None:  # first start: use the whole screen
         window.setGeometry(app.primaryScreen().availableGeometry())  # also without a WM
         window.showMaximized()
