@@ -411,6 +411,9 @@ def install_ai(window: MainWindow, options: AiOptions | None = None) -> AiContro
     """Give `window` its AI (toolbar, panels, status, background analysis); the controller."""
     controller = AiController(window, options)
     window.ai = controller  # type: ignore[attr-defined]
+    state = window.settings.window_state()[1]
+    if state is not None:  # the AI docks and toolbar did not exist when the window restored
+        window.restoreState(state)
     return controller
 
 
