@@ -11,7 +11,7 @@ import pytest
 from inference import Analyzer, Device
 from inference.manifest import OperatingPoint
 from tests.inference.testmodels import mammogram, write_model
-from viewer.model.evidence import breast_mask, breast_outline
+from viewer.model.evidence import BreastMask, breast_mask, breast_outline
 from viewer.model.findings import (
     AiLayerStyle,
     AnalysisStatus,
@@ -141,3 +141,20 @@ def test_model_package_stays_qt_free() -> None:
         for name in ("findings.py", "evidence.py")
     )
     assert "PySide6" not in text and "pyqtgraph" not in text and np.True_
+
+
+@pytest.mark.parametrize("laterality", ["L", "R"])
+def test_displayed_global_heatmap_is_zero_outside_the_breast(
+    analyzer: Analyzer, laterality: str
+) -> None:
+    values, result = analyse(analyzer, laterality)
+    shown = BreastMask.of(values, result).inside(result.global_heatmap)
+    heat = result.global_heatmap
+    assert shown.shape == heat.values.shape
+    rows, cols = shown.shape
+    outer = slice(int(cols * 0.85), cols) if laterality == "L" else slice(0, int(cols * 0.15))
+    assert not shown[:, outer].any()  # air beyond the breast
+    middle = (slice(rows // 3, 2 * rows // 3), slice(0, cols // 3))
+    if laterality == "R":
+        middle = (middle[0], slice(2 * cols // 3, cols))
+    np.testing.assert_array_equal(shown[middle], heat.values[middle])  # tissue unchanged

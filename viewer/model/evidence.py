@@ -8,9 +8,11 @@ used, traced as one polygon in original image pixels.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from inference import Result
+from inference import Heatmap, Result
 from inference.preprocess import segment_breast, shrink
 from viewer import dicomio
 from viewer.model.camera import Camera
@@ -28,29 +30,65 @@ def breast_mask(values: np.ndarray, result: Result) -> tuple[np.ndarray, int, bo
     return segment_breast(small), factor, flipped
 
 
-def breast_outline(values: np.ndarray, result: Result) -> np.ndarray | None:
-    """The breast outline as (row, col) polygon vertices in original pixels, or None if empty.
+@dataclass(frozen=True, eq=False)
+class BreastMask:
+    """The analysis' breast mask: shrunk, canonical (chest wall left), with how to map it back."""
 
-    Per shrunk row, the breast's extent is traced (outer edge down, inner edge up): the mask is
-    one filled component attached to the chest wall, so this is its outline up to concavities
-    along rows.
-    """
-    mask, factor, flipped = breast_mask(values, result)
-    rows = np.flatnonzero(mask.any(axis=1))
-    if len(rows) < 2:
-        return None
-    step = max(1, len(rows) // OUTLINE_ROWS)
-    rows = np.unique(np.concatenate([rows[::step], rows[-1:]]))
-    sub = mask[rows]
-    first = sub.argmax(axis=1)
-    last = sub.shape[1] - 1 - sub[:, ::-1].argmax(axis=1)
-    centres = (rows + 0.5) * factor
-    outer = np.column_stack([centres, (last + 1.0) * factor])
-    inner = np.column_stack([centres[::-1], first[::-1] * float(factor)])
-    points = np.concatenate([outer, inner])
-    if flipped:
-        points[:, 1] = result.image_hw[1] - points[:, 1]
-    return points
+    mask: np.ndarray
+    factor: int
+    flipped: bool
+    image_hw: tuple[int, int]
+
+    @classmethod
+    def of(cls, values: np.ndarray, result: Result) -> BreastMask:
+        """Recompute the mask the analysis of `values` used (see the module docstring)."""
+        mask, factor, flipped = breast_mask(values, result)
+        return cls(mask, factor, flipped, result.image_hw)
+
+    def outline(self) -> np.ndarray | None:
+        """The outline as (row, col) polygon vertices in original pixels, or None if empty.
+
+        Per shrunk row, the breast's extent is traced (outer edge down, inner edge up): the mask
+        is one filled component attached to the chest wall, so this is its outline up to
+        concavities along rows.
+        """
+        mask, factor = self.mask, self.factor
+        rows = np.flatnonzero(mask.any(axis=1))
+        if len(rows) < 2:
+            return None
+        step = max(1, len(rows) // OUTLINE_ROWS)
+        rows = np.unique(np.concatenate([rows[::step], rows[-1:]]))
+        sub = mask[rows]
+        first = sub.argmax(axis=1)
+        last = sub.shape[1] - 1 - sub[:, ::-1].argmax(axis=1)
+        centres = (rows + 0.5) * factor
+        outer = np.column_stack([centres, (last + 1.0) * factor])
+        inner = np.column_stack([centres[::-1], first[::-1] * float(factor)])
+        points = np.concatenate([outer, inner])
+        if self.flipped:
+            points[:, 1] = self.image_hw[1] - points[:, 1]
+        return points
+
+    def inside(self, heatmap: Heatmap) -> np.ndarray:
+        """The global heatmap's values with everything outside the breast set to 0 (display).
+
+        The global map covers the analysed ("covered") area exactly as the shrunk mask does, so
+        the mask is resampled (nearest) onto the map's grid in original orientation.
+        """
+        mask = self.mask[:, ::-1] if self.flipped else self.mask
+        rows, cols = heatmap.values.shape
+        r = np.minimum(
+            ((np.arange(rows) + 0.5) * mask.shape[0] / rows).astype(int), mask.shape[0] - 1
+        )
+        c = np.minimum(
+            ((np.arange(cols) + 0.5) * mask.shape[1] / cols).astype(int), mask.shape[1] - 1
+        )
+        return np.where(mask[np.ix_(r, c)], heatmap.values, np.float32(0))
+
+
+def breast_outline(values: np.ndarray, result: Result) -> np.ndarray | None:
+    """The breast outline of the analysis (see `BreastMask.outline`)."""
+    return BreastMask.of(values, result).outline()
 
 
 def crop_display(display: ImageDisplay, box: tuple[int, int, int, int]) -> np.ndarray:

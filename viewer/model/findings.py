@@ -179,15 +179,20 @@ def _unit(value: float, what: str) -> float:
 
 
 def ai_layers(
-    result: Result, outline: np.ndarray | None, style: AiLayerStyle
+    result: Result,
+    outline: np.ndarray | None,
+    style: AiLayerStyle,
+    global_values: np.ndarray | None = None,
 ) -> list[tuple[LayerKind, Layer]]:
-    """The layers of one result: global heatmap, crop heatmaps, crop boxes, breast outline."""
+    """The layers of one result: global heatmap, crop heatmaps, crop boxes, breast outline.
+
+    `global_values` replaces the global map's values on screen (e.g. zeroed outside the breast).
+    """
     out: list[tuple[LayerKind, Layer]] = []
     heat = result.global_heatmap
     if not heat.all_zero:  # an all-zero map is "no positive evidence", not an empty overlay
-        out.append(
-            (LayerKind.GLOBAL_HEATMAP, HeatmapLayer("AI global heatmap", heat.values, heat.box))
-        )
+        values = heat.values if global_values is None else global_values
+        out.append((LayerKind.GLOBAL_HEATMAP, HeatmapLayer("AI global heatmap", values, heat.box)))
     for crop in result.crops:
         if not crop.heatmap.all_zero:
             layer = HeatmapLayer(f"AI crop {crop.rank} heatmap", crop.heatmap.values, crop.box)
@@ -275,6 +280,7 @@ class ImageFindings:
         outline: np.ndarray | None = None,
         *,
         staged: bool = False,
+        global_values: np.ndarray | None = None,
     ) -> None:
         """Show `result` (of the image `identity`) over this image; refuses another image's.
 
@@ -293,7 +299,7 @@ class ImageFindings:
         self._result = None
         self._incoming = result
         self._hovered = self._selected = None
-        self._pending = ai_layers(result, outline, self.style)
+        self._pending = ai_layers(result, outline, self.style, global_values)
         if not staged:
             while self.attach_next():
                 pass

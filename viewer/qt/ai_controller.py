@@ -308,7 +308,11 @@ class AiController(QtCore.QObject):
         entry = self._finish(outcome.request)
         if entry is not None:
             entry.findings.set_result(
-                outcome.identity, outcome.result, outcome.outline, staged=True
+                outcome.identity,
+                outcome.result,
+                outcome.outline,
+                staged=True,
+                global_values=outcome.global_values,
             )
             self._attach_step(entry, outcome)
         self._after_work()

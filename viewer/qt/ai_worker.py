@@ -20,7 +20,7 @@ from PySide6 import QtCore
 
 from inference import AnalysisCancelledError, Analyzer, Device, InferenceError, Result, Stage
 from viewer import dicomio
-from viewer.model.evidence import breast_outline
+from viewer.model.evidence import BreastMask
 from viewer.model.findings import ImageIdentity
 
 WARM_UP_SHAPE = (1024, 832)
@@ -48,12 +48,17 @@ class AnalysisRequest:
 
 @dataclass(frozen=True, eq=False)
 class AnalysisOutcome:
-    """A finished analysis: the identity (with the analysed pixels' sha256), result, outline."""
+    """A finished analysis: the identity (with the analysed pixels' sha256), result, outline.
+
+    `global_values`: the global heatmap as displayed, zero outside the breast (the Result keeps
+    the model's map unchanged for export).
+    """
 
     request: AnalysisRequest
     identity: ImageIdentity
     result: Result
     outline: np.ndarray | None
+    global_values: np.ndarray | None = None
 
 
 class ProgressRelay(QtCore.QObject):
@@ -114,11 +119,12 @@ def run_analysis(
         assumed = analyzer.manifest.pixel_spacing_mm
         note = f"no pixel spacing in the file: assumed the model's {assumed} mm"
         result = dataclasses.replace(result, warnings=(*result.warnings, note))
-    outline = breast_outline(values, result)
+    breast = BreastMask.of(values, result)
+    global_values = None if result.global_heatmap.all_zero else breast.inside(result.global_heatmap)
     if cancelled():
         raise AnalysisCancelledError("analysis cancelled after it finished")
     identity = dataclasses.replace(request.identity, pixel_sha256=result.provenance.input_sha256)
-    return AnalysisOutcome(request, identity, result, outline)
+    return AnalysisOutcome(request, identity, result, breast.outline(), global_values)
 
 
 def describe_error(error: BaseException) -> str:
