@@ -89,14 +89,16 @@ class AiUi(QtCore.QObject):
         self.findings.crop_clicked.connect(lambda i: controller.zoom_to_crop(i))
         self.findings.model_card_requested.connect(self.show_model_card)
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
-        for name, title, widget in (
-            ("ai_findings", "AI findings", self.findings),
-            ("ai_layers", "AI layers", self.layers),
+        area = QtCore.Qt.DockWidgetArea
+        # Findings get the right column's full height; the layer controls sit under the browser.
+        for name, title, widget, where in (
+            ("ai_findings", "AI findings", self.findings, area.RightDockWidgetArea),
+            ("ai_layers", "AI layers", self.layers, area.LeftDockWidgetArea),
         ):
             dock = QtWidgets.QDockWidget(title, window)
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
-            window.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            window.addDockWidget(where, dock)
             self.docks[name] = dock
         self.progress_label = QtWidgets.QLabel("", window)
         self.clinical_label = QtWidgets.QLabel(f" AI output on screen · {NOT_FOR_CLINICAL_USE} ")

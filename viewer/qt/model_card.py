@@ -64,7 +64,7 @@ def model_card_html(manifest: ModelManifest, provider: str = "") -> str:
         if manifest.metrics
         else "<p>none declared</p>",
         "<h3>Technical</h3>",
-        _table(_technical_rows(manifest, provider), ("", "")),
+        _table(_technical_rows(manifest, provider), ("item", "value")),
     ]
     return "".join(parts)
 
