@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from pytestqt.qtbot import QtBot
 
 from inference import Analyzer, Device, fuse_views
@@ -26,6 +26,7 @@ from tests.qt.ai_fixtures import (  # noqa: F401 (fixtures)
     wait_all,
 )
 from viewer import dicomio
+from viewer.model.evidence import crop_display
 from viewer.model.findings import LayerKind
 
 SCREENSHOT_COPY = Path("/tmp/mammolens_ai_screenshot.png")
@@ -68,6 +69,21 @@ def test_demo_findings_equal_the_engine_and_drive_the_view(
     exam = fuse_views(ai.registry.results())
     assert len(ai.registry.results()) == 4 and f"Exam: {exam.exam:.3f}" in panel.exam_label.text()
     assert "not a probability" in " ".join(w.text() for w in panel.findChildren(QtWidgets.QLabel))
+
+    # Thumbnails are the crop's full-resolution pixels through the current window.
+    def thumbnail() -> np.ndarray:
+        image = panel.crops.item(0).icon().pixmap(120, 120).toImage()
+        image = image.convertToFormat(QtGui.QImage.Format.Format_Grayscale8)
+        return np.array(image.constBits(), np.uint8).reshape(image.height(), -1)
+
+    before = thumbnail()
+    crop = crop_display(canvas.display, engine.crops[0].box)
+    assert crop.shape == (256, 256)
+    assert abs(float(before.mean()) - float(crop.mean())) < 3  # same pixels, scaled down
+    window_now = canvas.display.window
+    canvas.display.set_window(window_now.center + 400, window_now.width)
+    after = thumbnail()
+    assert after.mean() < before.mean() - 5  # a higher center darkens the thumbnail too
 
     # Hovering a crop lights its box; clicking it zooms the view onto it.
     boxes = findings.layer(LayerKind.CROP_BOXES)[0]
