@@ -18,7 +18,7 @@ from tests.qt.helpers import drag
 from viewer.commands.analyze import default_model_dir
 from viewer.model.findings import AnalysisStatus, LayerKind
 from viewer.qt.ai_controller import AiUnavailableError
-from viewer.qt.ai_settings import AiOptions, AiSettings
+from viewer.qt.ai_settings import AiOptions, AiSettings, AiSettingsDialog
 from viewer.qt.export import export_analysis_json, export_view_png
 from viewer.qt.main_window import THUMBNAIL_DELAY_MS
 from viewer.qt.model_card import ModelCardDialog
@@ -147,3 +147,41 @@ def test_analyse_key_runs_on_demand_when_auto_run_is_off(qtbot, settings, small_
     qtbot.keyClick(window, QtCore.Qt.Key.Key_A)
     assert ai.wait_for_result(60).sop_instance_uid == shown_uid(window.grid.canvases[0])
     assert "ready" in ai.ui.progress_text and "CPU" in ai.ui.progress_text
+
+
+def test_an_analysis_error_reaches_the_notifier_and_the_image_stays(
+    qtbot, settings, small_model, tmp_path, monkeypatch
+):
+    import viewer.qt.ai_controller as controller_module
+
+    def out_of_memory(*_args: object) -> None:
+        raise MemoryError("cannot allocate 2 GB")
+
+    window, ai = ai_window(qtbot, settings, small_model)
+    qtbot.waitUntil(lambda: ai.analyzer is not None, timeout=60000)
+    monkeypatch.setattr(controller_module, "run_analysis", out_of_memory)
+    path = write_mg(tmp_path / "a.dcm", breast_pixels())
+    failed: list[str] = []
+    ai.analysis_failed.connect(lambda identity, message: failed.append(message))
+    open_study(qtbot, window, [path])
+    with pytest.raises(AiUnavailableError, match="out of memory"):
+        ai.wait_for_result(30)
+    errors = [m for level, m in window.notifier.history if level is Level.ERROR]
+    assert failed and errors and "a.dcm" in errors[-1] and "out of memory" in errors[-1]
+    assert "failed" in ai.ui.findings.status_label.text()
+    canvas = window.grid.canvases[0]
+    assert canvas.display is not None and not list(canvas.display.layers)
+    monkeypatch.undo()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_A)  # retry works once the cause is gone
+    assert ai.wait_for_result(60).sop_instance_uid == shown_uid(canvas)
+
+
+def test_settings_dialog_gives_the_edited_options(qtbot, small_model, tmp_path):
+    dialog = AiSettingsDialog(AiOptions(None, Device.AUTO, 6, True))
+    qtbot.addWidget(dialog)
+    assert dialog.options() == AiOptions(None, Device.AUTO, 6, True)
+    dialog.folder.setText(str(small_model))
+    dialog.device.setCurrentIndex(dialog.device.findData("cpu"))
+    dialog.top_k.setValue(3)
+    dialog.auto_run.setChecked(False)
+    assert dialog.options() == AiOptions(small_model, Device.CPU, 3, False)
