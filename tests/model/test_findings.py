@@ -11,7 +11,7 @@ import pytest
 from inference import Analyzer, Device
 from inference.manifest import OperatingPoint
 from tests.inference.testmodels import mammogram, write_model
-from viewer.model.evidence import BreastMask, breast_mask, breast_outline
+from viewer.model.evidence import BreastMask, breast_mask, breast_outline, display_map
 from viewer.model.findings import (
     AiLayerStyle,
     AnalysisStatus,
@@ -158,3 +158,12 @@ def test_displayed_global_heatmap_is_zero_outside_the_breast(
     if laterality == "R":
         middle = (middle[0], slice(2 * cols // 3, cols))
     np.testing.assert_array_equal(shown[middle], heat.values[middle])  # tissue unchanged
+
+
+def test_display_map_shrinks_large_maps_by_block_averages() -> None:
+    values = np.arange(1030 * 834, dtype=np.float32).reshape(1030, 834) / (1030 * 834)
+    small = display_map(values, max_rows=512)
+    assert small.shape == (344, 278)  # factor 3, edge-padded
+    assert small[0, 0] == pytest.approx(values[:3, :3].mean())
+    same = np.ones((300, 200), np.float32)
+    assert display_map(same, max_rows=512) is same

@@ -19,6 +19,7 @@ from viewer.model.camera import Camera
 from viewer.model.display import ImageDisplay
 
 ZOOM_MARGIN = 1.6  # the zoomed view shows the crop box and this much context around it
+DISPLAY_MAP_ROWS = 512  # heatmaps are coloured on the GUI thread: no more rows than this
 OUTLINE_ROWS = 160  # rows traced per side: smooth on screen, cheap to draw
 
 
@@ -84,6 +85,22 @@ class BreastMask:
             ((np.arange(cols) + 0.5) * mask.shape[1] / cols).astype(int), mask.shape[1] - 1
         )
         return np.where(mask[np.ix_(r, c)], heatmap.values, np.float32(0))
+
+
+def display_map(values: np.ndarray, max_rows: int = DISPLAY_MAP_ROWS) -> np.ndarray:
+    """A heatmap block-averaged by an integer factor to at most `max_rows` rows, for drawing.
+
+    Grad-CAM maps are smooth upsamplings of a much coarser cam, so this loses nothing visible and
+    keeps colouring the map on the GUI thread cheap.
+    """
+    factor = -(-values.shape[0] // max_rows)
+    if factor <= 1:
+        return values
+    pad = [(0, -n % factor) for n in values.shape]  # edge-padded: the map still spans its box
+    padded = np.pad(values, pad, mode="edge")
+    rows, cols = padded.shape
+    blocks = padded.reshape(rows // factor, factor, cols // factor, factor)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def breast_outline(values: np.ndarray, result: Result) -> np.ndarray | None:

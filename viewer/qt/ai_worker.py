@@ -20,7 +20,7 @@ from PySide6 import QtCore
 
 from inference import AnalysisCancelledError, Analyzer, Device, InferenceError, Result, Stage
 from viewer import dicomio
-from viewer.model.evidence import BreastMask
+from viewer.model.evidence import BreastMask, display_map
 from viewer.model.findings import ImageIdentity
 
 WARM_UP_SHAPE = (1024, 832)
@@ -120,7 +120,8 @@ def run_analysis(
         note = f"no pixel spacing in the file: assumed the model's {assumed} mm"
         result = dataclasses.replace(result, warnings=(*result.warnings, note))
     breast = BreastMask.of(values, result)
-    global_values = None if result.global_heatmap.all_zero else breast.inside(result.global_heatmap)
+    heat = result.global_heatmap
+    global_values = None if heat.all_zero else display_map(breast.inside(heat))
     if cancelled():
         raise AnalysisCancelledError("analysis cancelled after it finished")
     identity = dataclasses.replace(request.identity, pixel_sha256=result.provenance.input_sha256)
