@@ -66,6 +66,8 @@ def test_rapid_switching_never_shows_a_result_on_another_image(
     window.jobs.wait()
     QtCore.QThreadPool.globalInstance().waitForDone(10000)
     assert QtCore.QThreadPool.globalInstance().activeThreadCount() == 0
+    ai.wait()
+    assert ai.pool.activeThreadCount() == 0 and not ai.busy
     assert not [m for level, m in window.notifier.history if level is Level.ERROR]
 
 

@@ -8,10 +8,13 @@ longer shown, and routes every error to the window's one `Notifier`. Results go 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6 import QtCore, QtWidgets
+from superqt.utils import create_worker
 
 from inference import AnalysisCancelledError, Analyzer, Result, Stage
 from viewer.model.display import ImageDisplay
@@ -89,6 +92,11 @@ class AiController(QtCore.QObject):
         self._running: _Entry | None = None
         self._serial = 0
         self._last_text = ""
+        # One background thread of its own: analyses run one at a time, at low OS priority,
+        # and never hold up image loading in the window's pool.
+        self.pool = QtCore.QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._workers: set[object] = set()
         self._relay = ProgressRelay(self)
         self._relay.stage.connect(self._on_stage)
         self.ui = AiUi(self)
@@ -96,6 +104,28 @@ class AiController(QtCore.QObject):
         window.grid.active_changed.connect(self._on_active_changed)
         window.installEventFilter(self)
         self.load_model()
+
+    def _start(
+        self,
+        function: Callable[..., Any],
+        *args: Any,
+        returned: Callable[[Any], None],
+        errored: Callable[[BaseException], None],
+    ) -> None:
+        """Run `function(*args)` in the AI thread; the callbacks run on the GUI thread."""
+        worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(returned)
+        worker.errored.connect(errored)
+        worker.finished.connect(lambda: self._workers.discard(worker))
+        self._workers.add(worker)
+        self.pool.start(worker)
+
+    def wait(self, timeout_ms: int = 30000) -> None:
+        """Block until the AI thread is idle and its signals were delivered (tests, shutdown)."""
+        deadline = QtCore.QDeadlineTimer(timeout_ms)
+        while self._workers and not deadline.hasExpired():
+            self.pool.waitForDone(20)
+            QtWidgets.QApplication.processEvents()
 
     # --- model ---------------------------------------------------------------------------
 
@@ -119,7 +149,7 @@ class AiController(QtCore.QObject):
             self._model_ready()
             return
         self.ui.show_progress(f"AI: loading model {key.model_dir.name}…")
-        self.window.jobs.start(
+        self._start(
             load_analyzer,
             key,
             returned=lambda a: self._on_loaded(key, a),
@@ -263,7 +293,7 @@ class AiController(QtCore.QObject):
         entry.request, self._running = request, entry
         entry.findings.set_stage(Stage.SEGMENTING)
         self._show_stage(Stage.SEGMENTING)
-        self.window.jobs.start(
+        self._start(
             run_analysis,
             request,
             self.analyzer,
@@ -399,8 +429,8 @@ class AiController(QtCore.QObject):
 
     @property
     def busy(self) -> bool:
-        """True while an analysis runs or waits."""
-        return self._running is not None or bool(self._queue)
+        """True while an analysis runs or waits, or the model loads."""
+        return self._running is not None or bool(self._queue) or bool(self._workers)
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
         """On window close, cancel work in flight so the window's wait ends quickly."""
@@ -408,6 +438,7 @@ class AiController(QtCore.QObject):
             self._queue = []
             for entry in self._entries.values():
                 entry.cancel()
+            self.wait()
         return False
 
 

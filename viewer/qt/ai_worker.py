@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from viewer.model.evidence import BreastMask, display_map
 from viewer.model.findings import ImageIdentity
 
 WARM_UP_SHAPE = (1024, 832)
+BACKGROUND_NICE = 10  # added to the process' nice value for the AI thread (Linux)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,23 @@ class ProgressRelay(QtCore.QObject):
         return lambda stage: self.stage.emit(serial, str(stage.value))
 
 
+def background_priority() -> None:
+    """Run the calling (AI) thread below the GUI: Qt thread priority, and on Linux a higher nice.
+
+    The nice value is per thread on Linux and cannot be lowered again without privileges, which
+    is why the AI has a thread pool of its own. ONNX Runtime with one intra-op thread computes in
+    this thread, so the model runs at this priority too.
+    """
+    QtCore.QThread.currentThread().setPriority(QtCore.QThread.Priority.LowPriority)
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        thread = threading.get_native_id()
+        target = min(os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICE, 19)
+        if os.getpriority(os.PRIO_PROCESS, thread) < target:
+            os.setpriority(os.PRIO_PROCESS, thread, target)
+
+
 def analysis_threads() -> int:
     """ONNX Runtime threads in the viewer: one core is left to the GUI thread (at most 4)."""
     return max(1, min((os.cpu_count() or 2) - 1, 4))
@@ -88,6 +107,7 @@ def warm_up_image() -> np.ndarray:
 
 def load_analyzer(key: AnalyzerKey) -> Analyzer:
     """Load the model folder and run it once on a synthetic image (first-run costs paid here)."""
+    background_priority()
     analyzer = Analyzer(key.model_dir, key.device, top_k=key.top_k, threads=analysis_threads())
     # A model that cannot read the warm-up image may still read mammograms.
     with contextlib.suppress(InferenceError):
@@ -100,6 +120,7 @@ def run_analysis(
     request: AnalysisRequest, analyzer: Analyzer, progress: Callable[[Stage], None] | None = None
 ) -> AnalysisOutcome:
     """Analyse the request's image; raises AnalysisCancelledError once `cancel` is set."""
+    background_priority()
     cancelled = request.cancel.is_set
     if cancelled():
         raise AnalysisCancelledError("analysis cancelled before it started")
