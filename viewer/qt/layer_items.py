@@ -92,6 +92,11 @@ class BoxesItem:
             row0, col0, row1, col1 = scored.box
             rect = QtWidgets.QGraphicsRectItem(col0, row0, col1 - col0, row1 - row0, self.root)
             rect.setZValue(20)
+            if scored.label:  # e.g. the crop's rank, in screen pixels whatever the zoom
+                text = QtWidgets.QGraphicsSimpleTextItem(scored.label, rect)
+                text.setPos(col0, row0)
+                text.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+                text.setBrush(QtGui.QColor("white"))
             self.rects.append(rect)
         self.update()
 
