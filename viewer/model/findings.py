@@ -197,7 +197,7 @@ def ai_layers(
         if not crop.heatmap.all_zero:
             layer = HeatmapLayer(f"AI crop {crop.rank} heatmap", crop.heatmap.values, crop.box)
             out.append((LayerKind.CROP_HEATMAPS, layer))
-    boxes = tuple(ScoredBox(c.box, c.score, f"#{c.rank} {c.score:.2f}") for c in result.crops)
+    boxes = tuple(ScoredBox(c.box, c.score, f"#{c.rank}") for c in result.crops)
     out.append((LayerKind.CROP_BOXES, BoxesLayer("AI crop boxes", boxes)))
     if outline is not None and len(outline) >= 3:
         out.append((LayerKind.BREAST_OUTLINE, OutlineLayer("AI breast outline", outline)))

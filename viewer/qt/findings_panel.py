@@ -223,7 +223,7 @@ class FindingsPanel(QtWidgets.QWidget):
         for crop in self.findings.result.crops:
             text = f"#{crop.rank} · score {crop.score:.3f}"
             if crop.heatmap.all_zero:
-                text += f"\n{NO_EVIDENCE_TEXT}"
+                text += f"\ncrop map: {NO_EVIDENCE_TEXT}"
             item = QtWidgets.QListWidgetItem(text)
             item.setToolTip(
                 f"box rows {crop.box[0]}-{crop.box[2]}, cols {crop.box[1]}-"
