@@ -85,6 +85,13 @@ def test_demo_findings_equal_the_engine_and_drive_the_view(
     after = thumbnail()
     assert after.mean() < before.mean() - 5  # a higher center darkens the thumbnail too
 
+    labels = sorted(
+        item.text()
+        for item in canvas.scene().items()
+        if isinstance(item, QtWidgets.QGraphicsSimpleTextItem)
+    )
+    assert labels == sorted(f"#{c.rank}" for c in engine.crops)  # boxes carry their rank
+
     # Hovering a crop lights its box; clicking it zooms the view onto it.
     boxes = findings.layer(LayerKind.CROP_BOXES)[0]
     findings.hovered_crop = 2
