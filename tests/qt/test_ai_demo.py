@@ -32,12 +32,12 @@ from viewer.model.findings import LayerKind
 SCREENSHOT_COPY = Path("/tmp/mammolens_ai_screenshot.png")
 
 
-def engine_result(model_dir: Path, path: Path):
+def engine_result(model_dir: Path, path: Path, device: Device = Device.CPU):
     """The Analyzer run directly on the same file, as the worker does."""
     image = dicomio.load_image(path)
     header = image.header
     values = np.ascontiguousarray(dicomio.ai_input(image), np.float32)
-    return Analyzer(model_dir, Device.CPU).analyze(
+    return Analyzer(model_dir, device).analyze(
         values,
         pixel_spacing_mm=header.pixel_spacing[0],
         laterality=header.laterality,
