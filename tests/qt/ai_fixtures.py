@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore
 
-from inference import Device
+from inference import Analyzer, Device
 from tests.inference.testmodels import write_model
 from tests.qt.conftest import open_and_wait
+from tests.qt.test_layers_and_color import colour_at  # noqa: F401 (re-exported)
+from viewer import dicomio
 from viewer.commands.demo import ensure_demo_study
 from viewer.dicomio.synthetic import DemoStudy
 from viewer.qt.ai_controller import AiController, install_ai
@@ -60,23 +63,6 @@ def lesions_of(study: DemoStudy, name: str) -> list[dict]:
     return next(v["lesions"] for v in truth["views"] if v["file"] == name)
 
 
-def grab(canvas) -> QtGui.QImage:
-    """The canvas as rendered now (image, layers, overlays)."""
-    image = QtGui.QImage(canvas.size(), QtGui.QImage.Format.Format_RGB32)
-    painter = QtGui.QPainter(image)
-    canvas.render(painter)
-    painter.end()
-    return image
-
-
-def colour_at(canvas, row: float, col: float) -> tuple[int, int, int]:
-    """Rendered colour at image point (row, col)."""
-    image = grab(canvas)
-    point = canvas.viewport_pos_of(row, col).toPoint() + canvas.viewport().pos()
-    c = QtGui.QColor(image.pixel(point))
-    return c.red(), c.green(), c.blue()
-
-
 def canvas_of(window: MainWindow, file_name: str):
     """The canvas showing the file named `file_name`."""
     for canvas in window.grid.canvases:
@@ -91,3 +77,17 @@ def wait_all(qtbot, controller: AiController, window: MainWindow, timeout_s: flo
         controller.wait_for_result(timeout_s, canvas)
     qtbot.waitUntil(lambda: not controller.busy, timeout=int(timeout_s * 1000))
     QtCore.QCoreApplication.processEvents()
+
+
+def engine_result(model_dir: Path, path: Path, device: Device = Device.CPU):
+    """The Analyzer run directly on the same file, as the worker does."""
+    image = dicomio.load_image(path)
+    header = image.header
+    values = np.ascontiguousarray(dicomio.ai_input(image), np.float32)
+    return Analyzer(model_dir, device).analyze(
+        values,
+        pixel_spacing_mm=header.pixel_spacing[0],
+        laterality=header.laterality,
+        view=header.view_position,
+        sop_instance_uid=header.sop_instance_uid,
+    )

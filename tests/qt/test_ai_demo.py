@@ -14,36 +14,22 @@ import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 from pytestqt.qtbot import QtBot
 
-from inference import Analyzer, Device, fuse_views
+from inference import fuse_views
 from tests.qt.ai_fixtures import (  # noqa: F401 (fixtures)
     ai_window,
     canvas_of,
     colour_at,
     demo_study,
+    engine_result,
     lesions_of,
     open_study,
     standin_model,
     wait_all,
 )
-from viewer import dicomio
 from viewer.model.evidence import crop_display
 from viewer.model.findings import LayerKind
 
 SCREENSHOT_COPY = Path("/tmp/mammolens_ai_screenshot.png")
-
-
-def engine_result(model_dir: Path, path: Path, device: Device = Device.CPU):
-    """The Analyzer run directly on the same file, as the worker does."""
-    image = dicomio.load_image(path)
-    header = image.header
-    values = np.ascontiguousarray(dicomio.ai_input(image), np.float32)
-    return Analyzer(model_dir, device).analyze(
-        values,
-        pixel_spacing_mm=header.pixel_spacing[0],
-        laterality=header.laterality,
-        view=header.view_position,
-        sop_instance_uid=header.sop_instance_uid,
-    )
 
 
 def test_demo_findings_equal_the_engine_and_drive_the_view(
