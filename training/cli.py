@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -29,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated-data cache")
     train.add_argument("--weights-dir", type=Path, help="torch weights (.npz); default OUT/torch")
     train.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    train.add_argument("--resume", type=Path, help="continue from the torch weights in this folder")
+    train.add_argument("--patch-minutes", type=float, help="wall-time budget of the patch stage")
+    train.add_argument("--global-minutes", type=float, help="wall-time budget of the global stage")
+    train.add_argument("--lr-scale", type=float, default=1.0, help="multiplies both learning rates")
     ev = sub.add_parser("evaluate", help="measure a model folder on held-out synthetic images")
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--seed", type=int, default=0)
@@ -36,6 +41,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=int, default=2)
     ev.add_argument("--write", action="store_true", help="store the metrics in manifest.json")
     return parser
+
+
+def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig:
+    """Stage budgets and learning rates from the command line."""
+    stages = {}
+    for name, minutes in (("patch", args.patch_minutes), ("global_", args.global_minutes)):
+        stage = getattr(config, name)
+        changes: dict[str, float] = {"learning_rate": stage.learning_rate * args.lr_scale}
+        if minutes is not None:
+            changes["max_seconds"] = minutes * 60
+        stages[name] = dataclasses.replace(stage, **changes)
+    return dataclasses.replace(config, **stages)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     torch.set_num_threads(args.threads)
     config = cfg.QUICK if args.quick else cfg.FULL
+    if args.command == "train":
+        config = _overrides(config, args)
     start = time.monotonic()
     if args.command == "train":
         from training.run import train_csv, train_synthetic
@@ -54,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.csv is not None:
             train_csv(args.csv, args.out, weights, config, args.seed)
         else:
-            train_synthetic(args.out, weights, config, args.seed, args.cache)
+            train_synthetic(args.out, weights, config, args.seed, args.cache, args.resume)
     else:
         from training.run import evaluate_folder
 

@@ -61,9 +61,16 @@ def stack_sets(cases: list[dict[str, np.ndarray]]) -> tuple[Batchable, Batchable
 
 
 def train_models(
-    config: RunConfig, cases: list[dict[str, np.ndarray]], seed: int
+    config: RunConfig,
+    cases: list[dict[str, np.ndarray]],
+    seed: int,
+    resume: Path | None = None,
 ) -> tuple[CamClassifier, CamClassifier, dict[str, object]]:
-    """Patch model first, then the global model initialized from the patch backbone."""
+    """Patch model first, then the global model initialized from the patch backbone.
+
+    With ``resume`` (a weights folder of an earlier run) both models continue from their own
+    saved weights instead (a warm restart of the schedule).
+    """
     global_set, patch_set = stack_sets(cases)
     channels = global_set.inputs.shape[1]
     log.info(
@@ -75,11 +82,16 @@ def train_models(
     )
     torch.manual_seed(seed)
     patch = CamClassifier(channels, top_k=config.patch_top_k, widths=config.widths)
+    if resume is not None:
+        load_weights(resume / "patch.npz", patch)
     t0 = time.monotonic()
     patch_hist = train_stage(patch, patch_set, config.patch, seed, "patch")
     t1 = time.monotonic()
     glob = CamClassifier(channels, top_k=config.global_top_k, widths=config.widths)
-    glob.load_state_dict(patch.state_dict())
+    if resume is not None:
+        load_weights(resume / "global.npz", glob)
+    else:
+        glob.load_state_dict(patch.state_dict())
     glob_hist = train_stage(glob, global_set, config.global_, seed + 1, "global")
     if config.global_.window_cells is not None:
         recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)

@@ -46,7 +46,14 @@ def training_data_text(config: RunConfig, seed: int, source: str) -> str:
     )
 
 
-def train_synthetic(out: Path, weights: Path, config: RunConfig, seed: int, cache: Path) -> None:
+def train_synthetic(
+    out: Path,
+    weights: Path,
+    config: RunConfig,
+    seed: int,
+    cache: Path,
+    resume: Path | None = None,
+) -> None:
     """Generate (cached) data, train both models, export, evaluate, write the manifest."""
     draft = cfg.draft_manifest(config)
     t0 = time.monotonic()
@@ -54,8 +61,10 @@ def train_synthetic(out: Path, weights: Path, config: RunConfig, seed: int, cach
         seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train), config, draft, cache
     )
     data_seconds = time.monotonic() - t0
-    patch, glob, info = pipeline.train_models(config, train_cases, seed)
+    patch, glob, info = pipeline.train_models(config, train_cases, seed, resume)
     info["data_seconds"] = round(data_seconds, 1)
+    if resume is not None:
+        info["resumed_from"] = _previous_log(resume)
     del train_cases
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     manifest = dataclasses.replace(
@@ -64,6 +73,11 @@ def train_synthetic(out: Path, weights: Path, config: RunConfig, seed: int, cach
     write_manifest(out, manifest)
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
     evaluate_folder(out, config, seed, write=True, extra={"training": info})
+
+
+def _previous_log(weights: Path) -> object:
+    path = weights / "training_log.json"
+    return json.loads(path.read_text()) if path.is_file() else str(weights)
 
 
 def train_csv(csv: Path, out: Path, weights: Path, config: RunConfig, seed: int) -> None:
