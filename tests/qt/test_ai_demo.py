@@ -90,6 +90,10 @@ def test_demo_findings_equal_the_engine_and_drive_the_view(
     assert v0 <= r0 and u0 <= c0 and v1 >= r1 and u1 >= c1
     assert canvas.camera.zoom > canvas.camera.fit_zoom * 3
     assert findings.selected_crop == 1
+    # Zoomed in, the canvas badge steps off the tissue; the status bar keeps the warning.
+    assert not ai.ui.badge(canvas).isVisible() and ai.ui.clinical_label.isVisible()
+    canvas.camera.fit()
+    assert ai.ui.badge(canvas).isVisible()
 
 
 def test_heatmap_toggle_and_opacity_show_in_the_lesion_pixels(

@@ -19,7 +19,7 @@ from viewer.model.camera import Camera
 from viewer.model.display import ImageDisplay
 
 ZOOM_MARGIN = 1.6  # the zoomed view shows the crop box and this much context around it
-DISPLAY_MAP_ROWS = 512  # heatmaps are coloured on the GUI thread: no more rows than this
+DISPLAY_MAP_ROWS = 1024  # heatmaps are coloured on the GUI thread: no more rows than this
 OUTLINE_ROWS = 160  # rows traced per side: smooth on screen, cheap to draw
 
 

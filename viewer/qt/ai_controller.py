@@ -221,6 +221,8 @@ class AiController(QtCore.QObject):
             return
         entry = self._entry(canvas.display)
         self.ui.badge(canvas)
+        if canvas.camera is not None:  # a new camera comes with each image
+            canvas.camera.view_changed.connect(self.ui.update_badges)
         if canvas is self.window.grid.active:
             self._on_active_changed(canvas)
         if self.options.auto_run:

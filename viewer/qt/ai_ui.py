@@ -45,13 +45,20 @@ class AiBadge(QtWidgets.QLabel):
         self.hide()
 
     def show_for(self, findings: ImageFindings | None) -> None:
-        """Visible while `findings` has a result on this canvas."""
-        if findings is None or findings.result is None:
+        """Visible while `findings` has a result on this fitted canvas.
+
+        Zoomed in, the outer side is tissue, so the badge steps aside; the status bar's label
+        still says the same.
+        """
+        camera = self.canvas.camera
+        if findings is None or findings.result is None or camera is None or not camera.is_fitted:
             self.hide()
             return
         text = f"AI · research only\n{NOT_FOR_CLINICAL_USE}"
         if findings.no_positive_evidence:
             text += f"\nheatmap: {NO_EVIDENCE_TEXT}"
+        if self.isVisible() and text == self.text():
+            return  # called on every pan / zoom step: nothing to do
         self.setText(text)
         self.adjustSize()
         self._place()

@@ -64,7 +64,8 @@ class CropList(QtWidgets.QListWidget):
         self.setMovement(QtWidgets.QListView.Movement.Static)
         self.setWrapping(True)
         self.setIconSize(QtCore.QSize(THUMBNAIL_PX, THUMBNAIL_PX))
-        self.setGridSize(QtCore.QSize(THUMBNAIL_PX + 12, THUMBNAIL_PX + 40))
+        self.setGridSize(QtCore.QSize(THUMBNAIL_PX + 16, THUMBNAIL_PX + 56))
+        self.setWordWrap(True)
         self.setMouseTracking(True)
         self.itemEntered.connect(lambda item: self.hovered.emit(self.row(item)))
 
