@@ -191,21 +191,6 @@ def reduce_case(
     }
 
 
-def lesion_records(m: SyntheticMammogram) -> list[dict[str, object]]:
-    """JSON-able ground truth of a mammogram's lesions (kind, centre, radius, contrast)."""
-    return [
-        {
-            "kind": str(lesion.kind),
-            "center_yx": list(lesion.center_yx),
-            "radius_px": float(lesion.radius_px),
-            "contrast": float(lesion.contrast),
-            "contrast_8x": float(getattr(lesion, "contrast_8x", 0.0)),
-            "size_mm": float(getattr(lesion, "size_mm", 0.0)),
-        }
-        for lesion in m.lesions
-    ]
-
-
 @functools.cache
 def preprocessing_fingerprint() -> str:
     """Fingerprint of the generator and the runtime preprocessing, from their OUTPUTS.
@@ -271,8 +256,3 @@ def cached_case(
     np.savez(tmp, **arrays)
     tmp.replace(path)
     return arrays
-
-
-def write_json(path: Path, data: object) -> None:
-    """Write ``data`` as indented JSON."""
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")

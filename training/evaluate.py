@@ -182,6 +182,10 @@ def _auc_of(cases: Sequence[CaseOutcome], scores: np.ndarray, kind: str | None) 
     return metrics.roc_auc(_labels(cases)[keep], scores[keep])
 
 
+def _median(values: list[float]) -> float | None:
+    return float(np.median(values)) if values else None
+
+
 def summarize(
     cases: Sequence[CaseOutcome], rule: Fusion, points: Sequence[OperatingPoint]
 ) -> dict[str, object]:
@@ -217,8 +221,8 @@ def summarize(
                 [float(x.top_scoring_crop) for x in lesions]
             ),
             "pointing_game": metrics.mean_or_none([float(x.pointing_hit) for x in lesions]),
-            "contrast_z_median": metrics.mean_or_none(
-                [float(np.median([x.contrast for x in lesions]))] if lesions else []
-            ),
+            "contrast_z_median": _median([x.contrast for x in lesions]),
+            "contrast_z_median_found": _median([x.contrast for x in lesions if x.found]),
+            "contrast_z_median_missed": _median([x.contrast for x in lesions if not x.found]),
         }
     return out
