@@ -84,7 +84,7 @@ def bench_mammolens(analyzer: Analyzer, values: np.ndarray, runs: int) -> tuple[
     return _medians(timings), result
 
 
-def _torch_models(model_dir: Path, analyzer: Analyzer) -> tuple[object, object, str]:
+def _torch_models(weights_dir: Path, analyzer: Analyzer) -> tuple[object, object, str]:
     from training.models import CamClassifier
     from training.pipeline import load_weights
 
@@ -97,7 +97,7 @@ def _torch_models(model_dir: Path, analyzer: Analyzer) -> tuple[object, object, 
 
         widths = FULL.widths
         model = CamClassifier(len(m.channels), stage.cam_pooling, stage.cam_pooling_k or 4, widths)
-        weights = model_dir / "torch" / f"{key}.npz"
+        weights = weights_dir / f"{key}.npz"
         if weights.is_file():
             model = load_weights(weights, model)
         else:
@@ -107,7 +107,7 @@ def _torch_models(model_dir: Path, analyzer: Analyzer) -> tuple[object, object, 
 
 
 def bench_torch(
-    model_dir: Path, analyzer: Analyzer, values: np.ndarray, runs: int, threads: int
+    weights_dir: Path, analyzer: Analyzer, values: np.ndarray, runs: int, threads: int
 ) -> tuple[float, str, float]:
     """Median ms of the analysis with PyTorch + pytorch-grad-cam, note, global map difference."""
     import torch
@@ -118,7 +118,7 @@ def bench_torch(
     from training.models import LogitOnly
 
     torch.set_num_threads(threads)
-    glob, patch, note = _torch_models(model_dir, analyzer)
+    glob, patch, note = _torch_models(weights_dir, analyzer)
     m = analyzer.manifest
 
     def once() -> tuple[float, np.ndarray, np.ndarray]:
@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", choices=[d.value for d in Device], default="cpu")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument(
+        "--weights", type=Path, default=None, help="torch .npz weights (default MODEL/torch)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = args.model or default_model_dir()
@@ -197,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
                 import torch  # noqa: F401
 
                 def run_torch() -> tuple[float, str, float]:
-                    return bench_torch(model_dir, analyzer, values, args.runs, args.threads)
+                    weights = args.weights or model_dir / "torch"
+                    return bench_torch(weights, analyzer, values, args.runs, args.threads)
             except ImportError:
                 print("torch / pytorch-grad-cam not importable: no comparison")
         if run_torch is not None:
