@@ -26,8 +26,12 @@ from tests.qt.ai_fixtures import (  # noqa: F401 (fixtures)
     standin_model,
     wait_all,
 )
+from viewer.commands.analyze import default_model_dir
 from viewer.model.evidence import crop_display
 from viewer.model.findings import LayerKind
+from viewer.qt.ai_controller import install_ai
+from viewer.qt.findings_panel import THUMBNAIL_PX
+from viewer.qt.main_window import MainWindow
 
 SCREENSHOT_COPY = Path("/tmp/mammolens_ai_screenshot.png")
 
@@ -58,7 +62,7 @@ def test_demo_findings_equal_the_engine_and_drive_the_view(
 
     # Thumbnails are the crop's full-resolution pixels through the current window.
     def thumbnail() -> np.ndarray:
-        image = panel.crops.item(0).icon().pixmap(120, 120).toImage()
+        image = panel.crops.item(0).icon().pixmap(THUMBNAIL_PX, THUMBNAIL_PX).toImage()
         image = image.convertToFormat(QtGui.QImage.Format.Format_Grayscale8)
         return np.array(image.constBits(), np.uint8).reshape(image.height(), -1)
 
@@ -171,12 +175,17 @@ def test_gui_heartbeat_while_analysing_a_full_size_image(
     assert max(busy) < 0.050, f"GUI thread busy {max(busy) * 1000:.0f} ms in one turn"
 
 
-def test_screenshot_of_the_demo_study_with_heatmaps(
-    qtbot: QtBot, settings, demo_study, standin_model, tmp_path
-):
-    window, ai = ai_window(qtbot, settings, standin_model)
+def test_screenshot_of_the_demo_study_with_heatmaps(qtbot: QtBot, settings, demo_study, tmp_path):
+    """What the reader sees with the app's defaults (the bundled model), saved for a look."""
+    window = MainWindow(settings)
+    ai = install_ai(window)
+    qtbot.addWidget(window, before_close_func=lambda w: w.jobs.wait())
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    assert ai.key.model_dir == default_model_dir()
     open_study(qtbot, window, list(demo_study.image_paths))
-    wait_all(qtbot, ai, window)
+    wait_all(qtbot, ai, window, timeout_s=240)
     rcc = canvas_of(window, "RCC.dcm")
     qtbot.mouseClick(rcc.viewport(), QtCore.Qt.MouseButton.LeftButton)
     QtWidgets.QApplication.processEvents()
@@ -184,6 +193,7 @@ def test_screenshot_of_the_demo_study_with_heatmaps(
     for canvas in window.grid.canvases:
         badge = ai.ui.badge(canvas)
         assert badge.isVisible() and "NOT FOR CLINICAL USE" in badge.text()
+        assert ai.findings_for(canvas).layer(LayerKind.GLOBAL_HEATMAP)  # heatmap drawn
     path = tmp_path / "mammolens_ai_screenshot.png"
     assert window.grab().save(str(path))
     shutil.copyfile(path, SCREENSHOT_COPY)

@@ -25,7 +25,7 @@ from viewer.model.findings import (
 )
 from viewer.qt.model_card import NOT_FOR_CLINICAL_USE
 
-THUMBNAIL_PX = 120
+THUMBNAIL_PX = 108
 _STAGE_TEXT = {
     "segmenting": "segmenting the breast",
     "global_model": "running the global model",
@@ -64,7 +64,7 @@ class CropList(QtWidgets.QListWidget):
         self.setMovement(QtWidgets.QListView.Movement.Static)
         self.setWrapping(True)
         self.setIconSize(QtCore.QSize(THUMBNAIL_PX, THUMBNAIL_PX))
-        self.setGridSize(QtCore.QSize(THUMBNAIL_PX + 16, THUMBNAIL_PX + 56))
+        self.setGridSize(QtCore.QSize(THUMBNAIL_PX + 12, THUMBNAIL_PX + 52))
         self.setWordWrap(True)
         self.setMouseTracking(True)
         self.itemEntered.connect(lambda item: self.hovered.emit(self.row(item)))
