@@ -18,6 +18,7 @@ from psygnal import Signal
 
 from inference import ExamScores, Result, Stage, fuse_views
 from inference.manifest import OperatingPoint
+from viewer.model.evidence import CROP_MAP_ROWS, display_map
 from viewer.model.layers import (
     BoxesLayer,
     Colormap,
@@ -191,11 +192,12 @@ def ai_layers(
     out: list[tuple[LayerKind, Layer]] = []
     heat = result.global_heatmap
     if not heat.all_zero:  # an all-zero map is "no positive evidence", not an empty overlay
-        values = heat.values if global_values is None else global_values
+        values = display_map(heat.values) if global_values is None else global_values
         out.append((LayerKind.GLOBAL_HEATMAP, HeatmapLayer("AI global heatmap", values, heat.box)))
     for crop in result.crops:
         if not crop.heatmap.all_zero:
-            layer = HeatmapLayer(f"AI crop {crop.rank} heatmap", crop.heatmap.values, crop.box)
+            values = display_map(crop.heatmap.values, CROP_MAP_ROWS)
+            layer = HeatmapLayer(f"AI crop {crop.rank} heatmap", values, crop.box)
             out.append((LayerKind.CROP_HEATMAPS, layer))
     boxes = tuple(ScoredBox(c.box, c.score, f"#{c.rank}") for c in result.crops)
     out.append((LayerKind.CROP_BOXES, BoxesLayer("AI crop boxes", boxes)))
