@@ -197,8 +197,8 @@ def ai_layers(
     for crop in result.crops:
         if not crop.heatmap.all_zero:
             values = display_map(crop.heatmap.values, CROP_MAP_ROWS)
-            layer = HeatmapLayer(f"AI crop {crop.rank} heatmap", values, crop.box)
-            out.append((LayerKind.CROP_HEATMAPS, layer))
+            crop_map = HeatmapLayer(f"AI crop {crop.rank} heatmap", values, crop.box)
+            out.append((LayerKind.CROP_HEATMAPS, crop_map))
     boxes = tuple(ScoredBox(c.box, c.score, f"#{c.rank}") for c in result.crops)
     out.append((LayerKind.CROP_BOXES, BoxesLayer("AI crop boxes", boxes)))
     if outline is not None and len(outline) >= 3:

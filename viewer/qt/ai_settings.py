@@ -46,7 +46,7 @@ class AiSettings:
         except ValueError:
             device = Device.AUTO
         try:
-            top_k = min(max(int(self.store.value("ai/top_k", 6)), 1), MAX_TOP_K)
+            top_k = min(max(int(str(self.store.value("ai/top_k", 6))), 1), MAX_TOP_K)
         except (TypeError, ValueError):
             top_k = 6
         auto = str(self.store.value("ai/auto_run", "true")).lower() not in ("false", "0")

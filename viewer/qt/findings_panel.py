@@ -81,7 +81,7 @@ class FindingsPanel(QtWidgets.QWidget):
     crop_clicked = QtCore.Signal(int)
     model_card_requested = QtCore.Signal()
 
-    def __init__(self, registry: FindingsRegistry, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, registry: FindingsRegistry, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.registry = registry
         self.findings: ImageFindings | None = None

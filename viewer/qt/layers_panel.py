@@ -6,6 +6,8 @@ disconnects from it when closed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -98,7 +100,7 @@ class LayersPanel(QtWidgets.QWidget):
         note.setWordWrap(True)
         layout.addWidget(note)
         layout.addStretch(1)
-        self._connections = [
+        self._connections: list[tuple[Any, Any]] = [
             (style.visibility_changed, self._on_visibility),
             (style.opacity_changed, self._on_opacity),
             (style.threshold_changed, self._on_threshold),
