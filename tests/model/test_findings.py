@@ -11,7 +11,13 @@ import pytest
 from inference import Analyzer, Device
 from inference.manifest import OperatingPoint
 from tests.inference.testmodels import mammogram, write_model
-from viewer.model.evidence import BreastMask, breast_mask, breast_outline, display_map
+from viewer.model.evidence import (
+    BreastMask,
+    breast_mask,
+    breast_outline,
+    display_map,
+    zoom_to_box,
+)
 from viewer.model.findings import (
     AiLayerStyle,
     AnalysisStatus,
@@ -167,3 +173,16 @@ def test_display_map_shrinks_large_maps_by_block_averages() -> None:
     assert small[0, 0] == pytest.approx(values[:3, :3].mean())
     same = np.ones((300, 200), np.float32)
     assert display_map(same, max_rows=512) is same
+
+
+def test_zoom_to_box_shows_the_box_at_full_resolution() -> None:
+    from viewer.model.camera import Camera
+
+    camera = Camera((4096, 3328), (1000, 800))
+    zoom_to_box(camera, (1000, 1000, 1256, 1256))
+    assert camera.zoom == pytest.approx(800 / (256 * 1.6))
+    small = Camera((4096, 3328), (300, 300))
+    zoom_to_box(small, (1000, 1000, 1256, 1256))
+    assert small.zoom == 1.0  # fits at 1:1 though not with the margin
+    r0, c0, r1, c1 = small.visible_rect()
+    assert r0 <= 1000 and c0 <= 1000 and r1 >= 1256 and c1 >= 1256

@@ -125,8 +125,11 @@ def crop_display(display: ImageDisplay, box: tuple[int, int, int, int]) -> np.nd
 
 
 def zoom_to_box(camera: Camera, box: tuple[float, float, float, float]) -> None:
-    """Centre `box` and zoom so that it fills the canvas with a margin around it."""
+    """Centre `box` and zoom so that it fills the canvas with a margin around it (at least 1:1
+    when the box fits the canvas at 1:1: the reader sees the crop at full resolution)."""
     r0, c0, r1, c1 = box
     width, height = camera.canvas_size
     zoom = min(width / ((c1 - c0) * ZOOM_MARGIN), height / ((r1 - r0) * ZOOM_MARGIN))
+    if zoom < 1.0 and width >= c1 - c0 and height >= r1 - r0:
+        zoom = 1.0  # full resolution whenever the box fits at 1:1, context or not
     camera.set_view(zoom, ((r0 + r1) / 2.0, (c0 + c1) / 2.0))
