@@ -43,7 +43,7 @@ class _PixelHash:
         self._thread.start()
 
     def _run(self) -> None:
-        self._digest = hashlib.sha256(memoryview(self._values).cast("B")).hexdigest()
+        self._digest = hashlib.sha256(memoryview(self._values.data).cast("B")).hexdigest()
 
     def result(self) -> str:
         self._thread.join()

@@ -24,7 +24,8 @@ SITK_THREADS = 1
 def run_filter(item: sitk.ImageFilter, *images: sitk.Image) -> sitk.Image:
     """Execute a SimpleITK filter object with SITK_THREADS threads."""
     item.SetNumberOfThreads(SITK_THREADS)
-    return item.Execute(*images)
+    result: sitk.Image = item.Execute(*images)  # type: ignore[attr-defined]  # every filter has it
+    return result
 
 
 def gaussian(image: np.ndarray, sigma_px: float | list[float]) -> np.ndarray:

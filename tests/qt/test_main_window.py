@@ -237,7 +237,7 @@ def test_dropping_a_folder_opens_it(qtbot, window, tmp_path):
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path))])
     point = QtCore.QPointF(200, 200)
     copy, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
-    enter = QtGui.QDragEnterEvent(point, copy, mime, left, none)
+    enter = QtGui.QDragEnterEvent(point.toPoint(), copy, mime, left, none)
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
     drop = QtGui.QDropEvent(point, copy, mime, left, none)

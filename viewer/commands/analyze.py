@@ -201,7 +201,7 @@ def run_batch(
     report: Callable[[str], None] = print,
 ) -> int:
     """Analyse every file, one progress line each; returns the number of failures."""
-    failures, used = 0, set()
+    failures, used = 0, set[str]()
     for index, path in enumerate(files, start=1):
         prefix = f"[{index}/{len(files)}] {path}"
         start = time.perf_counter()

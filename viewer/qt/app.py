@@ -39,7 +39,12 @@ def main(argv: Sequence[str]) -> int:
     paths = list(args.paths)
     if args.demo:
         paths += demo_paths()
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    existing = QtWidgets.QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QtWidgets.QApplication)
+        else QtWidgets.QApplication(sys.argv[:1])
+    )
     app.setApplicationName("MammoLens")
     app.setOrganizationName("MammoLens")
     if ICON.exists():

@@ -221,7 +221,9 @@ class ImageCanvas(QtWidgets.QGraphicsView):
 
     # --- geometry ------------------------------------------------------------------------
 
-    def drawForeground(self, painter: QtGui.QPainter, rect: QtCore.QRectF) -> None:  # noqa: N802
+    def drawForeground(  # noqa: N802
+        self, painter: QtGui.QPainter, rect: QtCore.QRectF | QtCore.QRect
+    ) -> None:
         """Corner text over the image (scene coordinates are viewport pixels)."""
         width, height = self._canvas_size()
         self.overlay.paint(painter, width, height)

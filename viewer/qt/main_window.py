@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 import viewer
@@ -59,6 +61,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.browser = StudyBrowser(self.state, self)
         self.tags = TagTree(self.state, self)
         self.frame_slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal, self)
+        self.docks: dict[str, QtWidgets.QDockWidget] = {}
         self._build_docks()
         self.actions_by_name: dict[str, QtGui.QAction] = {}
         self._build_menus()
@@ -80,7 +83,8 @@ class MainWindow(QtWidgets.QMainWindow):
             dock.setObjectName(f"dock_{name}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
-        self.tags.parentWidget().hide()  # the tag tree is opened from the View menu
+            self.docks[name] = dock
+        self.docks["tags"].hide()  # the tag tree is opened from the View menu
         frames = QtWidgets.QToolBar("Frames", self)
         frames.setObjectName("toolbar_frames")
         frames.addWidget(QtWidgets.QLabel(" Frame ", self))
@@ -107,12 +111,12 @@ class MainWindow(QtWidgets.QMainWindow):
         window_tool = self._action(view, "window_tool", "&Window/level tool", "W", self._tool)
         window_tool.setCheckable(True)
         view.addSeparator()
-        view.addAction(self.browser.parentWidget().toggleViewAction())
-        view.addAction(self.tags.parentWidget().toggleViewAction())
+        view.addAction(self.docks["browser"].toggleViewAction())
+        view.addAction(self.docks["tags"].toggleViewAction())
         presets = self.menuBar().addMenu("&Window")
         for index in range(9):
             self._action(presets, f"preset_{index + 1}", f"Preset {index + 1}",
-                         f"F{index + 1}", lambda i=index: self._preset(i))  # fmt: skip
+                         f"F{index + 1}", functools.partial(self._preset, index))  # fmt: skip
 
     def _action(
         self, menu: QtWidgets.QMenu, name: str, text: str, shortcut: str, slot: Callable[[], object]
@@ -179,7 +183,7 @@ class MainWindow(QtWidgets.QMainWindow):
         cell = request.cell
         flip = cell is not None and needs_flip(cell, loaded.brightness)
         chest_wall = cell.chest_wall if cell is not None else None
-        canvas.overlay.outer_side = _OPPOSITE.get(chest_wall)
+        canvas.overlay.outer_side = None if chest_wall is None else _OPPOSITE[chest_wall]
         canvas.set_display(display, flip, chest_wall)
         self.statusBar().showMessage(f"Opened {request.path.name}", 3000)
         if canvas is self.grid.active:
@@ -194,7 +198,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _start_thumbnail(
         self, path: Path, image: dicomio.ModalityImage, voi: dicomio.VoiSetting
     ) -> None:
-        def show(pixels: object) -> None:
+        def show(pixels: np.ndarray) -> None:
             self.browser.set_thumbnail(path, pixels)
 
         self.jobs.start(make_thumbnail, image, voi, returned=show)

@@ -62,6 +62,7 @@ class Notifier(QtCore.QObject):
         self.toast.setText(message)
         self.toast.adjustSize()
         host = self.toast.parentWidget()
+        assert host is not None  # the toast is created as a child of the window's grid
         self.toast.move(
             max(host.width() - self.toast.width() - 16, 0),
             max(host.height() - self.toast.height() - 16, 0),

@@ -22,7 +22,9 @@ class Settings:
         value = self.store.value("recent_files", [])
         if isinstance(value, str):  # QSettings returns a bare string for one-element lists
             value = [value]
-        return [Path(v) for v in (value or [])][:MAX_RECENT]
+        if not isinstance(value, list):
+            return []
+        return [Path(str(v)) for v in value][:MAX_RECENT]
 
     def add_recent(self, path: Path) -> None:
         """Put `path` first in the recent list."""

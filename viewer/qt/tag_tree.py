@@ -81,7 +81,9 @@ class TagTree(QtWidgets.QWidget):
         needle = text.strip().lower()
         root = self.tree.invisibleRootItem()
         for index in range(root.childCount()):
-            _filter(root.child(index), needle)
+            child = root.child(index)
+            if child is not None:
+                _filter(child, needle)
         if needle:
             self.tree.expandAll()
 
@@ -102,7 +104,8 @@ def _filter(item: QtWidgets.QTreeWidgetItem, needle: str) -> bool:
     own = not needle or any(needle in item.text(col).lower() for col in range(4))
     child_match = False
     for index in range(item.childCount()):
-        child_match = _filter(item.child(index), needle) or child_match
+        child = item.child(index)
+        child_match = (child is not None and _filter(child, needle)) or child_match
     shown = own or child_match
     item.setHidden(not shown)
     return shown

@@ -100,7 +100,7 @@ def scan(paths: Sequence[Path]) -> ScanResult:
 
 def headers_of(patients: Sequence[Any]) -> list[dicomio.ImageHeader]:
     """Every image header in a patient / study / series / image tree, in tree order."""
-    headers = []
+    headers: list[dicomio.ImageHeader] = []
     for patient in patients:
         for study in patient.studies:
             for series in study.series:
