@@ -260,3 +260,17 @@ def test_tag_tree_filter_shows_matching_elements_only(qtbot, window, tmp_path):
     assert rows == ["ImageLaterality L"]
     window.tags.search.setText("")
     assert len(window.tags.visible_values()) > 20
+
+
+def test_a_window_destroyed_before_its_thumbnails_start_raises_nothing(qtbot, settings, tmp_path):
+    from viewer.qt.main_window import THUMBNAIL_DELAY_MS
+
+    path = write_mg(tmp_path / "a.dcm", breast_pixels())
+    main = MainWindow(settings)
+    main.show()
+    open_and_wait(qtbot, main, [path])
+    main.jobs.wait()
+    main.close()
+    main.deleteLater()
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    qtbot.wait(THUMBNAIL_DELAY_MS + 200)  # pytest-qt fails the test on an exception in a slot

@@ -190,8 +190,9 @@ class MainWindow(QtWidgets.QMainWindow):
             self._on_active_changed(canvas)
         # Thumbnails wait until the first pixels are painted: they compete for the same cores.
         path, image, voi = request.path, loaded.image, loaded.default_voi
+        # The browser is the timer's context: if it is destroyed first, the call is dropped.
         QtCore.QTimer.singleShot(
-            THUMBNAIL_DELAY_MS, lambda: self._start_thumbnail(path, image, voi)
+            THUMBNAIL_DELAY_MS, self.browser, lambda: self._start_thumbnail(path, image, voi)
         )
         self.image_shown.emit(request.slot)
 
