@@ -121,8 +121,11 @@ def evaluate_folder(
     metrics.update(extra or {})
     log.info("metrics: %s", json.dumps(metrics, indent=1, default=str))
     if write:
-        write_manifest(
-            folder,
-            dataclasses.replace(manifest, fusion=fusion, operating_points=points, metrics=metrics),
+        from training.card import write_model_card
+
+        final = dataclasses.replace(
+            manifest, fusion=fusion, operating_points=points, metrics=metrics
         )
+        write_manifest(folder, final)
+        write_model_card(folder, final)
     return metrics
