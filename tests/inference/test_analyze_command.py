@@ -13,6 +13,7 @@ import SimpleITK as sitk  # noqa: N813
 from inference import Analyzer, Result
 from tests.inference.testmodels import mammogram
 from viewer.commands import analyze
+from viewer.commands.png import write_png
 
 
 def _fake_loader(path: Path) -> analyze.LoadedImage:
@@ -48,7 +49,7 @@ def test_batch_writes_json_and_png_and_goes_on_after_a_bad_file(
 
 def test_write_png_round_trips(tmp_path: Path) -> None:
     rgb = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    analyze.write_png(tmp_path / "x.png", rgb)
+    write_png(rgb, tmp_path / "x.png")
     assert np.array_equal(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "x.png"))), rgb)
 
 
@@ -73,3 +74,8 @@ def test_folder_without_dicom_exits_1(
     args = [str(tmp_path), "--out", str(tmp_path / "out"), "--model", str(model_dir)]
     assert analyze.main([*args, "--device", "cpu"]) == 1
     assert "no DICOM files" in capsys.readouterr().err
+
+
+def test_write_png_refuses_what_is_not_8_bit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        write_png(np.zeros((4, 4), np.uint16), tmp_path / "x.png")

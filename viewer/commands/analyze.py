@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
 import time
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 
 from inference import Analyzer, Device, InferenceError, Result
 from inference.gradcam import resize_linear
+from viewer.commands.png import write_png
 
 MODEL_NAME = "mammolens-gmic-synthetic"
 PNG_MAX_ROWS = 1024
@@ -86,22 +85,6 @@ def collect_files(paths: Sequence[Path]) -> Iterator[Path]:
                     yield child
         else:
             yield path
-
-
-def write_png(path: Path, rgb: np.ndarray) -> None:
-    """Write an 8-bit RGB (rows, cols, 3) array as PNG (zlib; no imaging library needed)."""
-    rows, cols = rgb.shape[:2]
-    raw = np.zeros((rows, cols * 3 + 1), np.uint8)
-    raw[:, 1:] = np.ascontiguousarray(rgb, np.uint8).reshape(rows, cols * 3)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", cols, rows, 8, 2, 0, 0, 0)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-    png += chunk(b"IDAT", zlib.compress(raw.tobytes(), 6)) + chunk(b"IEND", b"")
-    path.write_bytes(png)
 
 
 def _jet(values: np.ndarray) -> np.ndarray:
@@ -189,7 +172,7 @@ def analyze_one(
     if image.pixel_spacing_mm is None:
         data["warnings"].append(f"no pixel spacing in the file: assumed the model's {spacing} mm")
     (out / f"{stem}.json").write_text(json.dumps(data))
-    write_png(out / f"{stem}.png", overlay_png(image.display, result))
+    write_png(overlay_png(image.display, result), out / f"{stem}.png")
     return result
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from viewer.commands.png import write_png
+
 if TYPE_CHECKING:
     from viewer.dicomio import ModalityImage, VoiSetting
 
@@ -123,11 +125,3 @@ def _preset(image: ModalityImage, index: int) -> VoiSetting:
         expected=f"0..{len(windows) + len(luts) - 1} "
         f"({len(windows)} windows, {len(luts)} VOI LUTs)",
     )
-
-
-def write_png(pixels: np.ndarray, path: Path) -> None:
-    """8-bit gray (rows, cols) or RGB (rows, cols, 3) to PNG, via SimpleITK."""
-    import SimpleITK as sitk  # noqa: N813
-
-    image = sitk.GetImageFromArray(np.ascontiguousarray(pixels), isVector=pixels.ndim == 3)
-    sitk.WriteImage(image, str(path))
