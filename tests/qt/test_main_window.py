@@ -274,3 +274,19 @@ def test_a_window_destroyed_before_its_thumbnails_start_raises_nothing(qtbot, se
     main.deleteLater()
     QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
     qtbot.wait(THUMBNAIL_DELAY_MS + 200)  # pytest-qt fails the test on an exception in a slot
+
+
+def test_opening_a_folder_fills_the_sqlite_study_index(qtbot, settings, tmp_path):
+    import sqlite3
+
+    (tmp_path / "study").mkdir()
+    write_four_views(tmp_path / "study")
+    cache = dicomio.HeaderCache(tmp_path / "index.sqlite")
+    main = MainWindow(settings, header_cache=cache)
+    qtbot.addWidget(main, before_close_func=lambda w: w.jobs.wait())
+    main.show()
+    open_and_wait(qtbot, main, [tmp_path / "study"], slots=4)
+    main.jobs.wait()
+    rows = sqlite3.connect(tmp_path / "index.sqlite").execute("SELECT path FROM headers")
+    indexed = sorted(Path(p).name for (p,) in rows)
+    assert indexed == sorted(p.name for p in (tmp_path / "study").iterdir())

@@ -23,10 +23,10 @@ SCHEMA_VERSION = 1
 
 
 def default_cache_path() -> Path:
-    """<user cache>/mammolens/study-index.sqlite (platformdirs)."""
+    """<user cache>/MammoLens/study-index.sqlite (platformdirs; the demo study's folder too)."""
     from platformdirs import user_cache_dir
 
-    return Path(user_cache_dir("mammolens", appauthor=False)) / "study-index.sqlite"
+    return Path(user_cache_dir("MammoLens", appauthor=False)) / "study-index.sqlite"
 
 
 def _lut(array: np.ndarray) -> dict[str, Any]:

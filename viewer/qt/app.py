@@ -10,6 +10,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from viewer import dicomio
 from viewer.qt.ai_controller import install_ai
 from viewer.qt.main_window import MainWindow
 
@@ -49,7 +50,8 @@ def main(argv: Sequence[str]) -> int:
     app.setOrganizationName("MammoLens")
     if ICON.exists():
         app.setWindowIcon(QtGui.QIcon(str(ICON)))
-    window = MainWindow()
+    # The local study index (SQLite, user cache folder): reopening a folder skips unchanged files.
+    window = MainWindow(header_cache=dicomio.HeaderCache())
     install_ai(window)  # the model loads in the background; without one the viewer says why
     if window.settings.window_state()[0] is None:  # first start: use the whole screen
         window.setGeometry(app.primaryScreen().availableGeometry())  # also without a WM

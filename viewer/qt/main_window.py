@@ -41,8 +41,12 @@ class MainWindow(QtWidgets.QMainWindow):
     image_shown = QtCore.Signal(int)  # slot index whose canvas just got a new image
 
     def __init__(
-        self, settings: Settings | None = None, pool_factory: PoolFactory | None = None
+        self,
+        settings: Settings | None = None,
+        pool_factory: PoolFactory | None = None,
+        header_cache: dicomio.HeaderCache | None = None,
     ) -> None:
+        """`header_cache`: the SQLite study index that spares re-reading unchanged files."""
         super().__init__()
         self.setWindowTitle(f"MammoLens {viewer.__version__}")
         self.setAcceptDrops(True)
@@ -50,6 +54,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.state = ViewerState()
         self._pool_factory = pool_factory or dicomio.DecoderPool
         self._pool: dicomio.DecoderPool | None = None
+        self.header_cache = header_cache
         self._generations: dict[int, int] = {}
         self.notifier = Notifier(self.statusBar(), self)
         self.jobs = Jobs(self.notifier.error, self)
@@ -136,7 +141,7 @@ class MainWindow(QtWidgets.QMainWindow):
         paths = [Path(p) for p in paths]
         if paths:
             self.statusBar().showMessage(f"Scanning {len(paths)} path(s)…")
-            self.jobs.start(scan, paths, returned=self._on_scanned)
+            self.jobs.start(scan, paths, self.header_cache, returned=self._on_scanned)
 
     def open_in_active(self, path: Path) -> None:
         """Load one image into the active canvas (the browser's double-click)."""

@@ -91,10 +91,10 @@ def make_thumbnail(image: dicomio.ModalityImage, voi: dicomio.VoiSetting) -> np.
     return np.ascontiguousarray(sitk.GetArrayFromImage(shrunk).astype(np.uint8))
 
 
-def scan(paths: Sequence[Path]) -> ScanResult:
+def scan(paths: Sequence[Path], cache: dicomio.HeaderCache | None = None) -> ScanResult:
     """Group files / folders / DICOMDIRs into patients; the files that failed come with it."""
     errors: list[dicomio.DicomInputError] = []
-    patients = list(dicomio.scan_paths([Path(p) for p in paths], errors))
+    patients = list(dicomio.scan_paths([Path(p) for p in paths], errors, cache))
     return ScanResult(patients, headers_of(patients), errors)
 
 
