@@ -53,16 +53,33 @@ def main(argv: Sequence[str]) -> int:
     # The local study index (SQLite, user cache folder): reopening a folder skips unchanged files.
     window = MainWindow(header_cache=dicomio.HeaderCache())
     install_ai(window)  # the model loads in the background; without one the viewer says why
-    if window.settings.window_state()[0] is None:  # first start: use the whole screen
-        window.setGeometry(app.primaryScreen().availableGeometry())  # also without a WM
-        window.showMaximized()
-    else:
-        window.show()
+    show_window(window, app.primaryScreen().availableGeometry())
     if paths:
         window.open_paths(paths)
     if os.environ.get(EXIT_AFTER_FIRST_WINDOW) == "1":
         QtCore.QTimer.singleShot(0, lambda: _report_first_window(app, window))
     return int(app.exec())
+
+
+# A restored window smaller than this (a screen change, a window shrunk by accident) would leave
+# the images a sliver between the docks: such a window opens on the whole screen instead.
+MIN_RESTORED_SIZE = QtCore.QSize(1024, 700)
+
+
+def show_window(window: MainWindow, screen: QtCore.QRect) -> None:
+    """Show the main window: the saved geometry if usable on this screen, else the whole screen."""
+    saved = window.geometry()
+    usable = (
+        window.settings.window_state()[0] is not None
+        and saved.width() >= min(MIN_RESTORED_SIZE.width(), 0.85 * screen.width())
+        and saved.height() >= min(MIN_RESTORED_SIZE.height(), 0.85 * screen.height())
+        and screen.intersects(saved)
+    )
+    if usable:
+        window.show()
+        return
+    window.setGeometry(screen)  # also without a window manager (Xvfb, some kiosks)
+    window.showMaximized()
 
 
 def _report_first_window(app: QtWidgets.QApplication, window: QtWidgets.QWidget) -> None:

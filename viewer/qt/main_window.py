@@ -59,6 +59,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.notifier = Notifier(self.statusBar(), self)
         self.jobs = Jobs(self.notifier.error, self)
         self.grid = ViewGrid(self.state, self, self.jobs)
+        # The images keep at least this much room: docks shrink or stack before the canvas does.
+        self.grid.setMinimumSize(480, 360)
         self.setCentralWidget(self.grid)
         self.notifier.set_host(self.grid)
         self.pixel_label = QtWidgets.QLabel(self)
