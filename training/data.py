@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 STRIDE = 16
 FULL_ROWS = 4096
+FULL_COLS = 3328
 FULL_SPACING_MM = 0.07
 CACHE_VERSION = 1
 
@@ -52,13 +53,13 @@ def generate(spec: CaseSpec, shape: tuple[int, int] | None = None) -> SyntheticM
     """The SyntheticMammogram of a case; a smaller ``shape`` is the same breast in miniature."""
     from viewer.dicomio.synthetic import LesionKind, generate_mammogram
 
-    kwargs: dict[str, object] = {}
-    if shape is not None:
-        kwargs = {"shape": shape, "pixel_spacing_mm": FULL_SPACING_MM * FULL_ROWS / shape[0]}
+    size = shape if shape is not None else (FULL_ROWS, FULL_COLS)
+    spacing = FULL_SPACING_MM if shape is None else FULL_SPACING_MM * FULL_ROWS / shape[0]
     lesions = [LesionKind(k) for k in spec.kinds] if spec.kinds else "none"
     return generate_mammogram(
-        spec.seed, laterality=spec.laterality, view=spec.view, lesions=lesions, **kwargs
-    )
+        spec.seed, laterality=spec.laterality, view=spec.view, shape=size,
+        pixel_spacing_mm=spacing, lesions=lesions,
+    )  # fmt: skip
 
 
 def _crop_box(center: tuple[float, float], size: int, shape: tuple[int, ...]) -> prep.Box:
@@ -253,6 +254,6 @@ def cached_case(
     arrays = build_case(spec, manifest, per_lesion, normals, shape)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     tmp.replace(path)
     return arrays

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference import Analyzer, Result
+from inference import Analyzer, Device, Result
 from inference.fusion import fused_score
 from inference.manifest import CropAggregation, Fusion, ModelManifest, OperatingPoint
 from training import data, metrics
@@ -116,7 +116,7 @@ def analyze_seeds(folder: Path, seeds: Sequence[int], config: RunConfig) -> list
     """Generate each seed's case and run the runtime Analyzer on it."""
     from viewer.dicomio.synthetic import lesion_mask
 
-    analyzer = Analyzer(folder, device="cpu", top_k=TOP_K)
+    analyzer = Analyzer(folder, device=Device.CPU, top_k=TOP_K)
     out = []
     start = time.monotonic()
     for i, seed in enumerate(seeds):
