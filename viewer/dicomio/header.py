@@ -202,7 +202,13 @@ def _convert_elements(path: Path, ds: Dataset) -> None:
         except Exception as exc:
             keyword = pydicom.datadict.keyword_for_tag(tag) or "(private or unknown)"
             if tag.group not in PIXEL_GROUPS:
-                log.warning("%s: dropped malformed %s: %s", path, tag_label(keyword, tag), exc)
+                # The exception text may quote the value (a patient's name): never log it.
+                log.warning(
+                    "%s: dropped malformed %s (%s)",
+                    path,
+                    tag_label(keyword, tag),
+                    type(exc).__name__,
+                )
                 del ds[tag]
                 continue
             raw = ds.get_item(tag)
