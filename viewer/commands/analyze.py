@@ -15,12 +15,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from inference import Analyzer, Device, InferenceError, Result
 from inference.gradcam import resize_linear
 from viewer.commands.png import write_png
+
+if TYPE_CHECKING:
+    from viewer.dicomio import DecoderPool
 
 MODEL_NAME = "mammolens-gmic-synthetic"
 PNG_MAX_ROWS = 1024
@@ -51,11 +55,15 @@ class LoadedImage:
     display: np.ndarray
 
 
-def load_dicom(path: Path) -> LoadedImage:
-    """Read one DICOM file through viewer.dicomio (the one source of pixels)."""
+def load_dicom(path: Path, pool: DecoderPool | None = None) -> LoadedImage:
+    """Read one DICOM file through viewer.dicomio (the one source of pixels).
+
+    Compressed pixel data is decoded in `pool`'s worker processes, so a codec that crashes or
+    hangs costs that file only; without a pool it is decoded in this process.
+    """
     from viewer import dicomio
 
-    image = dicomio.load_image(path)
+    image = dicomio.load_image(path, pool)
     header = image.header
     spacing = header.pixel_spacing
     return LoadedImage(
@@ -240,9 +248,16 @@ def main(argv: Sequence[str]) -> int:
         f"{len(files)} file(s)",
         file=sys.stderr,
     )
-    failures = run_batch(
-        files, analyzer, args.out, report=lambda line: print(line, file=sys.stderr)
-    )
+    from viewer.dicomio import DecoderPool
+
+    with DecoderPool(workers=1) as pool:
+        failures = run_batch(
+            files,
+            analyzer,
+            args.out,
+            load=lambda path: load_dicom(path, pool),
+            report=lambda line: print(line, file=sys.stderr),
+        )
     print(
         f"{len(files) - failures} analysed, {failures} failed; results in {args.out}",
         file=sys.stderr,
