@@ -1,4 +1,4 @@
-"""What the installer issue asks of the window itself: the app version in its title."""
+"""Window-level behaviour: the version in the title, the first geometry, visible box colours."""
 
 import viewer
 from viewer.qt.main_window import MainWindow
@@ -42,3 +42,12 @@ def test_a_usable_saved_window_keeps_its_geometry(qtbot, settings) -> None:
     qtbot.addWidget(second)
     show_window(second, screen)
     assert abs(second.width() - size[0]) <= 4 and abs(second.height() - size[1]) <= 30
+
+
+def test_low_score_boxes_stay_visible_on_a_black_background() -> None:
+    from viewer.qt.layer_items import box_color
+
+    low, high = box_color(0.0), box_color(1.0)
+    assert low.lightness() >= 80  # viridis' own low end (#440154) has lightness 43
+    assert high.lightness() > low.lightness()
+    assert box_color(-1.0) == low and box_color(2.0) == high  # clamped

@@ -61,8 +61,20 @@ class HeatmapItem:
         _detach(self.item)
 
 
+# Box colours span the upper part of viridis: its dark violet low end vanishes on a black
+# mammogram background, and a low-score box must stay visible.
+BOX_COLOR_FLOOR = 0.3
+
+
+def box_color(score: float) -> QtGui.QColor:
+    """The pen colour of a box of `score` in [0, 1]: viridis from BOX_COLOR_FLOOR up to yellow."""
+    position = BOX_COLOR_FLOOR + (1.0 - BOX_COLOR_FLOOR) * min(max(score, 0.0), 1.0)
+    color: QtGui.QColor = pg.colormap.get("viridis").map(position, mode="qcolor")
+    return color
+
+
 class BoxesItem:
-    """Scored boxes as rectangles colored by score (viridis), the highlighted one thicker."""
+    """Scored boxes as rectangles colored by score (`box_color`), the highlighted one thicker."""
 
     def __init__(self, layer: BoxesLayer, root: QtWidgets.QGraphicsItem) -> None:
         self.layer = layer
@@ -76,11 +88,10 @@ class BoxesItem:
 
     def update(self, *_: object) -> None:
         """Visibility, opacity and highlight."""
-        colormap = pg.colormap.get("viridis")
         for index, (rect, scored) in enumerate(zip(self.rects, self.layer.boxes, strict=True)):
             rect.setVisible(self.layer.visible)
             rect.setOpacity(self.layer.opacity)
-            pen = QtGui.QPen(colormap.map(scored.score, mode="qcolor"))
+            pen = QtGui.QPen(box_color(scored.score))
             pen.setCosmetic(True)
             pen.setWidthF(4.0 if index == self.layer.highlighted else 2.0)
             rect.setPen(pen)
