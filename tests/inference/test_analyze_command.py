@@ -12,6 +12,7 @@ import SimpleITK as sitk  # noqa: N813
 
 from inference import Analyzer, Result
 from tests.inference.testmodels import mammogram
+from viewer import resources
 from viewer.commands import analyze
 from viewer.commands.png import write_png
 
@@ -54,9 +55,9 @@ def test_write_png_round_trips(tmp_path: Path) -> None:
 
 
 def test_resources_dir_in_checkout_and_bundle(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert analyze.resources_dir() == Path(__file__).resolve().parents[2] / "resources"
+    assert resources.resources_dir() == Path(__file__).resolve().parents[2] / "resources"
     monkeypatch.setattr(sys, "_MEIPASS", "/opt/bundle", raising=False)
-    assert analyze.default_model_dir() == Path(
+    assert resources.default_model_dir() == Path(
         "/opt/bundle/resources/models/mammolens-gmic-synthetic"
     )
 

@@ -22,25 +22,12 @@ import numpy as np
 from inference import Analyzer, Device, InferenceError, Result
 from inference.gradcam import resize_linear
 from viewer.commands.png import write_png
+from viewer.resources import default_model_dir
 
 if TYPE_CHECKING:
     from viewer.dicomio import DecoderPool
 
-MODEL_NAME = "mammolens-gmic-synthetic"
 PNG_MAX_ROWS = 1024
-
-
-def resources_dir() -> Path:
-    """The `resources/` folder: beside the code in a checkout, under sys._MEIPASS when frozen."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle is not None:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
-
-
-def default_model_dir() -> Path:
-    """The bundled model folder."""
-    return resources_dir() / "models" / MODEL_NAME
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtWidgets
 
 from inference import Device
-from viewer.commands.analyze import default_model_dir
+from viewer.resources import default_model_dir
 
 MAX_TOP_K = 16
 

@@ -13,8 +13,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from viewer import dicomio
 from viewer.qt.ai_controller import install_ai
 from viewer.qt.main_window import MainWindow
+from viewer.resources import icon_path
 
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "mammolens.png"
 # Set by benchmarks/bench_bundle.py: report once the first window is painted, then quit.
 EXIT_AFTER_FIRST_WINDOW = "MAMMOLENS_EXIT_AFTER_FIRST_WINDOW"
 
@@ -48,8 +48,8 @@ def main(argv: Sequence[str]) -> int:
     )
     app.setApplicationName("MammoLens")
     app.setOrganizationName("MammoLens")
-    if ICON.exists():
-        app.setWindowIcon(QtGui.QIcon(str(ICON)))
+    if icon_path().exists():
+        app.setWindowIcon(QtGui.QIcon(str(icon_path())))
     # The local study index (SQLite, user cache folder): reopening a folder skips unchanged files.
     window = MainWindow(header_cache=dicomio.HeaderCache())
     install_ai(window)  # the model loads in the background; without one the viewer says why
