@@ -45,7 +45,11 @@ def _standin_model(folder: Path) -> Path:
     draft = draft_manifest(FULL)
     models = [
         CamClassifier(
-            len(draft.channels), stage.cam_pooling, stage.cam_pooling_k or 4, FULL.widths
+            len(draft.channels),
+            stage.cam_pooling,
+            stage.cam_pooling_k or 4,
+            FULL.widths,
+            FULL.dilations,
         ).eval()
         for stage in (draft.patch_model, draft.global_model)
     ]
@@ -96,7 +100,9 @@ def _torch_models(weights_dir: Path, analyzer: Analyzer) -> tuple[object, object
         from training.config import FULL
 
         widths = FULL.widths
-        model = CamClassifier(len(m.channels), stage.cam_pooling, stage.cam_pooling_k or 4, widths)
+        model = CamClassifier(
+            len(m.channels), stage.cam_pooling, stage.cam_pooling_k or 4, widths, FULL.dilations
+        )
         weights = weights_dir / f"{key}.npz"
         if weights.is_file():
             model = load_weights(weights, model)

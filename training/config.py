@@ -44,6 +44,8 @@ class RunConfig:
     global_top_k: int = 4
     patch_top_k: int = 4
     widths: tuple[int, ...] = (16, 32, 48, 64, 96)
+    dilations: tuple[int, int] = (1, 1)  # of the last two convolutions (see training.models)
+    mass_weight: float = 1.0  # how much likelier a mass case is drawn as a positive than a cluster
     highpass_sigma_mm: float = 0.5
     highpass_scale: float = 4.0
     notes: dict[str, str] = field(default_factory=dict)

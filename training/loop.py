@@ -21,11 +21,14 @@ class Batchable:
     """Arrays of one training set: inputs [N, C, H, W] (float16 ok), labels [N], cell targets.
 
     ``cell_targets`` [N, h, w] is the share of each CAM cell covered by a lesion (0..1).
+    ``positive_weights`` [N] (optional) makes some positives more likely in a batch (for
+    example masses, the harder lesion type); None draws positives uniformly.
     """
 
     inputs: np.ndarray
     labels: np.ndarray
     cell_targets: np.ndarray
+    positive_weights: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -82,13 +85,19 @@ def _loss(
 def _batch(
     data: Batchable, config: StageConfig, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A class-balanced, augmented batch (half positives, half negatives)."""
+    """A class-balanced, augmented batch (half positives, half negatives).
+
+    Positives are drawn with ``data.positive_weights`` when given."""
     pos_idx = np.flatnonzero(data.labels > 0.5)
     neg_idx = np.flatnonzero(data.labels <= 0.5)
     half = config.batch_size // 2
+    p = None
+    if data.positive_weights is not None:
+        w = data.positive_weights[pos_idx].astype(np.float64)
+        p = w / w.sum()
     idx = np.concatenate(
         [
-            rng.choice(pos_idx, half, replace=len(pos_idx) < half),
+            rng.choice(pos_idx, half, replace=len(pos_idx) < half, p=p),
             rng.choice(neg_idx, config.batch_size - half, replace=len(neg_idx) < half),
         ]
     )

@@ -30,32 +30,40 @@ def load_cases(
     log.info("data cache key source hash %s", data.preprocessing_fingerprint()[:16])
     for i, seed in enumerate(seeds):
         spec = data.case_spec(seed)
-        out.append(
-            data.cached_case(
-                cache,
-                spec,
-                manifest,
-                config.crops_per_lesion,
-                config.normal_crops,
-                config.image_shape,
-            )
+        case = data.cached_case(
+            cache, spec, manifest, config.crops_per_lesion, config.normal_crops, config.image_shape
         )
+        case["positive_weight"] = np.array(
+            config.mass_weight if "mass" in spec.kinds else 1.0, np.float32
+        )
+        out.append(case)
         if (i + 1) % 10 == 0 or i + 1 == len(seeds):
             log.info("data %d/%d cases (%.0f s)", i + 1, len(seeds), time.monotonic() - start)
     return out
 
 
 def stack_sets(cases: list[dict[str, np.ndarray]]) -> tuple[Batchable, Batchable]:
-    """(global set, patch set) from case arrays."""
+    """(global set, patch set) from case arrays.
+
+    A case's optional ``positive_weight`` (set by `load_cases` from its lesion kind) weights the
+    drawing of its image and of its lesion crops as positives."""
+    weights = [float(c.get("positive_weight", 1.0)) for c in cases]
     global_set = Batchable(
         np.stack([c["global_input"] for c in cases]),
         np.array([float(c["label"]) for c in cases], np.float32),
         np.stack([c["global_cover"] for c in cases]),
+        np.array(weights, np.float32),
     )
     patch_set = Batchable(
         np.concatenate([c["crops"] for c in cases]),
         np.concatenate([c["crop_labels"] for c in cases]).astype(np.float32),
         np.concatenate([c["crop_cover"] for c in cases]),
+        np.concatenate(
+            [
+                np.full(len(c["crop_labels"]), w, np.float32)
+                for c, w in zip(cases, weights, strict=True)
+            ]
+        ),
     )
     return global_set, patch_set
 
@@ -69,9 +77,12 @@ def train_models(
     """Patch model first, then the global model initialized from the patch backbone.
 
     With ``resume`` (a weights folder of an earlier run) both models continue from their own
-    saved weights instead (a warm restart of the schedule).
+    saved weights instead (a warm restart of the schedule). ``cases`` is emptied once stacked:
+    the stacked arrays are all training needs, and keeping both would double the peak memory
+    (900 full-size cases: about 6 GB instead of 12).
     """
     global_set, patch_set = stack_sets(cases)
+    cases.clear()
     channels = global_set.inputs.shape[1]
     log.info(
         "train: %d images (%d with lesions), %d crops (%d with lesions)",
@@ -81,13 +92,17 @@ def train_models(
         int(patch_set.labels.sum()),
     )
     torch.manual_seed(seed)
-    patch = CamClassifier(channels, top_k=config.patch_top_k, widths=config.widths)
+    patch = CamClassifier(
+        channels, top_k=config.patch_top_k, widths=config.widths, dilations=config.dilations
+    )
     if resume is not None:
         load_weights(resume / "patch.npz", patch)
     t0 = time.monotonic()
     patch_hist = train_stage(patch, patch_set, config.patch, seed, "patch")
     t1 = time.monotonic()
-    glob = CamClassifier(channels, top_k=config.global_top_k, widths=config.widths)
+    glob = CamClassifier(
+        channels, top_k=config.global_top_k, widths=config.widths, dilations=config.dilations
+    )
     if resume is not None:
         load_weights(resume / "global.npz", glob)
     else:
@@ -103,12 +118,14 @@ def train_models(
         "global_loss_per_epoch": [round(v, 4) for v in glob_hist],
         "architecture": {
             "widths": list(config.widths),
+            "dilations": list(config.dilations),
             "patch_top_k": config.patch_top_k,
             "global_top_k": config.global_top_k,
             "patch_parameters": count_parameters(patch),
             "global_parameters": count_parameters(glob),
         },
         "train_images": len(global_set.labels),
+        "mass_weight": config.mass_weight,
         "train_crops": len(patch_set.labels),
     }
     return patch, glob, info

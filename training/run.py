@@ -65,7 +65,6 @@ def train_synthetic(
     info["data_seconds"] = round(data_seconds, 1)
     if resume is not None:
         info["resumed_from"] = _previous_log(resume)
-    del train_cases
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     manifest = dataclasses.replace(
         manifest, training_data=training_data_text(config, seed, "synthetic")
@@ -86,11 +85,12 @@ def train_csv(csv: Path, out: Path, weights: Path, config: RunConfig, seed: int)
 
     draft = cfg.draft_manifest(config)
     cases = csvdata.load_csv_cases(csv, draft, config)
+    n_images = len(cases)
     patch, glob, info = pipeline.train_models(config, cases, seed)
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     manifest = dataclasses.replace(
         manifest,
-        training_data=f"DICOM images listed in {csv.name} ({len(cases)} images)",
+        training_data=f"DICOM images listed in {csv.name} ({n_images} images)",
         metrics={"training": info, "note": "no held-out evaluation for CSV training"},
     )
     write_manifest(out, manifest)

@@ -118,13 +118,19 @@ def test_bundled_models_gradcam_equals_pytorch_grad_cam(analyzer: Analyzer, stag
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
+    from training.config import FULL
     from training.models import CamClassifier, LogitOnly
     from training.pipeline import load_weights
 
     manifest = analyzer.manifest
     spec = manifest.global_model if stage == "global" else manifest.patch_model
     x = _stage_inputs(manifest)[stage]
-    model = CamClassifier(len(manifest.channels), top_k=int(spec.cam_pooling_k or 1))
+    model = CamClassifier(
+        len(manifest.channels),
+        top_k=int(spec.cam_pooling_k or 1),
+        widths=FULL.widths,
+        dilations=FULL.dilations,
+    )
     load_weights(CHECKPOINTS / f"{stage}.npz", model)
     with GradCAM(model=LogitOnly(model), target_layers=[model.target_layer]) as cam:
         reference = cam(input_tensor=torch.from_numpy(x), targets=[ClassifierOutputTarget(0)])

@@ -37,9 +37,11 @@ def _runtime_maps(onnx_path: Path, input_name: str, x: torch.Tensor) -> np.ndarr
     return np.stack([gradcam_map(cams[i, 0], out_hw) for i in range(cams.shape[0])])
 
 
-def _random_model(seed: int, pooling: CamPooling) -> CamClassifier:
+def _random_model(
+    seed: int, pooling: CamPooling, dilations: tuple[int, int] = (1, 1)
+) -> CamClassifier:
     torch.manual_seed(seed)
-    model = CamClassifier(in_channels=2, pooling=pooling)
+    model = CamClassifier(in_channels=2, pooling=pooling, dilations=dilations)
     # Random BN statistics so that eval-mode normalization is not the identity.
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -64,11 +66,31 @@ def test_patch_model_gradcam_matches_pytorch_grad_cam(tmp_path: Path, pooling: C
     assert np.abs(reference - runtime).max() <= 1e-4
 
 
-def test_global_model_gradcam_matches_pytorch_grad_cam(tmp_path: Path) -> None:
-    model = _random_model(3, CamPooling.TOPK_MEAN)
+@pytest.mark.parametrize("dilations", [(1, 1), (2, 4)])
+def test_global_model_gradcam_matches_pytorch_grad_cam(
+    tmp_path: Path, dilations: tuple[int, int]
+) -> None:
+    model = _random_model(3, CamPooling.TOPK_MEAN, dilations)
     x = torch.randn(1, 2, 320, 256, generator=torch.Generator().manual_seed(4))
     export_model(model, tmp_path / "global.onnx", "image", x, dynamic_batch=False)
     reference = _reference_maps(model, x)
     runtime = _runtime_maps(tmp_path / "global.onnx", "image", x)
     assert reference.max() > 0.99
     assert np.abs(reference - runtime).max() <= 1e-4
+
+
+def test_dilations_widen_the_receptive_field_at_the_same_stride() -> None:
+    """One input pixel changes CAM cells over a span that grows with the dilations."""
+
+    def span(dilations: tuple[int, int]) -> int:
+        model = _random_model(5, CamPooling.TOPK_MEAN, dilations)
+        x = torch.zeros(1, 2, 512, 512, requires_grad=True)
+        _, cam = model(x)
+        assert cam.shape[-2:] == (32, 32)  # stride 16 either way
+        cam[0, 0, 16, 16].backward()
+        assert x.grad is not None
+        cols = torch.nonzero(x.grad[0].abs().sum(dim=(0, 1)) > 0)
+        return int(cols.max() - cols.min() + 1)
+
+    assert span((1, 1)) <= 119
+    assert span((2, 4)) > 200

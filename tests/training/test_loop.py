@@ -1,0 +1,41 @@
+"""Batch drawing of the training loop: class balance and per-case positive weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from training.loop import Batchable, StageConfig, _batch
+
+pytestmark = pytest.mark.train
+
+
+def _data(weights: np.ndarray | None) -> Batchable:
+    n = 6
+    inputs = np.arange(n, dtype=np.float32)[:, None, None, None] * np.ones((n, 1, 4, 4), np.float32)
+    labels = np.array([1, 1, 1, 0, 0, 0], np.float32)
+    return Batchable(inputs, labels, np.zeros((n, 1, 1), np.float32), weights)
+
+
+def _drawn(data: Batchable, batches: int) -> np.ndarray:
+    config = StageConfig(epochs=1, batch_size=8, learning_rate=1e-3, dense_weight=0.0)
+    rng = np.random.default_rng(0)
+    counts = np.zeros(len(data.labels))
+    for _ in range(batches):
+        x, y, _ = _batch(data, config, rng)
+        assert float(y.sum()) == 4.0  # half positives, always
+        values = x[:, 0, 1, 1].numpy()  # the gain augmentation scales ids by 0.9-1.1
+        for v in values:
+            counts[int(np.argmin(np.abs(np.arange(len(counts)) - v)))] += 1
+    return counts
+
+
+def test_positive_weights_set_how_often_each_positive_is_drawn() -> None:
+    uniform = _drawn(_data(None), 300)
+    weighted = _drawn(_data(np.array([4, 1, 1, 1, 1, 1], np.float32)), 300)
+    # uniform: each positive about 1/3 of the 4 positive slots; weighted: the first about 2/3
+    assert abs(uniform[0] / uniform[:3].sum() - 1 / 3) < 0.05
+    assert abs(weighted[0] / weighted[:3].sum() - 2 / 3) < 0.05
+    assert weighted[3:].sum() == uniform[3:].sum() == 1200  # negatives untouched
