@@ -46,6 +46,9 @@ class RunConfig:
     widths: tuple[int, ...] = (16, 32, 48, 64, 96)
     dilations: tuple[int, int] = (1, 1)  # of the last two convolutions (see training.models)
     mass_weight: float = 1.0  # how much likelier a mass case is drawn as a positive than a cluster
+    mined_images: int = 0  # training images whose global top-K crops fine-tune the patch model
+    mined_top_k: int = 6
+    patch_mined: StageConfig | None = None  # that last patch stage (None: no mining)
     highpass_sigma_mm: float = 0.5
     highpass_scale: float = 4.0
     notes: dict[str, str] = field(default_factory=dict)
@@ -95,6 +98,9 @@ QUICK = RunConfig(
         window_cells=(8, 6),
     ),
     widths=(8, 8, 8, 8, 8),
+    mined_images=3,
+    mined_top_k=2,
+    patch_mined=StageConfig(epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=0.5),
 )
 
 

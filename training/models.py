@@ -42,6 +42,9 @@ class Backbone(nn.Module):
         super().__init__()
         w1, w2, w3, w4, w5 = widths
         d1, d2 = dilations
+        self.in_channels = in_channels
+        self.widths = tuple(widths)
+        self.dilations = (d1, d2)
         layers: list[nn.Module] = []
         layers += _conv_bn(in_channels, w1, 2)  # /2
         layers += _conv_bn(w1, w2, 2)  # /4

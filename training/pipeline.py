@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from training import data
 from training.config import RunConfig
 from training.export import export_model, sha256_of
 from training.loop import Batchable, recalibrate_batchnorm, train_stage
+from training.mining import mined_set
 from training.models import CamClassifier, count_parameters
 
 log = logging.getLogger(__name__)
@@ -68,13 +70,26 @@ def stack_sets(cases: list[dict[str, np.ndarray]]) -> tuple[Batchable, Batchable
     return global_set, patch_set
 
 
+@dataclass(frozen=True)
+class Mining:
+    """Where mined crops come from: the training seeds (regenerated) and the cache."""
+
+    seeds: Sequence[int]
+    manifest: ModelManifest
+    cache: Path
+    workers: int = 1
+
+
 def train_models(
     config: RunConfig,
     cases: list[dict[str, np.ndarray]],
     seed: int,
     resume: Path | None = None,
+    mining: Mining | None = None,
 ) -> tuple[CamClassifier, CamClassifier, dict[str, object]]:
-    """Patch model first, then the global model initialized from the patch backbone.
+    """Patch model first, then the global model initialized from the patch backbone, then
+    (with ``mining`` and ``config.patch_mined``) the patch model fine-tuned on its own crops plus
+    the global model's top-K crops of ``config.mined_images`` training images.
 
     With ``resume`` (a weights folder of an earlier run) both models continue from their own
     saved weights instead (a warm restart of the schedule). ``cases`` is emptied once stacked:
@@ -111,11 +126,31 @@ def train_models(
     if config.global_.window_cells is not None:
         recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
     t2 = time.monotonic()
+    n_crops = len(patch_set.labels)
+    mined_hist: list[float] = []
+    if mining is not None and config.patch_mined is not None and config.mined_images > 0:
+        mined = mined_set(
+            mining.cache,
+            glob,
+            list(mining.seeds)[: config.mined_images],
+            mining.manifest,
+            config.mined_top_k,
+            config.image_shape,
+            config.mass_weight,
+            mining.workers,
+        )
+        log.info("mined %d crops (%d with lesions)", len(mined.labels), int(mined.labels.sum()))
+        both = _concat(patch_set, mined)
+        del patch_set
+        mined_hist = train_stage(patch, both, config.patch_mined, seed + 2, "patch-mined")
+    t3 = time.monotonic()
     info: dict[str, object] = {
         "patch_train_seconds": round(t1 - t0, 1),
         "global_train_seconds": round(t2 - t1, 1),
         "patch_loss_per_epoch": [round(v, 4) for v in patch_hist],
         "global_loss_per_epoch": [round(v, 4) for v in glob_hist],
+        "patch_mined_seconds": round(t3 - t2, 1),
+        "patch_mined_loss_per_epoch": [round(v, 4) for v in mined_hist],
         "architecture": {
             "widths": list(config.widths),
             "dilations": list(config.dilations),
@@ -126,9 +161,23 @@ def train_models(
         },
         "train_images": len(global_set.labels),
         "mass_weight": config.mass_weight,
-        "train_crops": len(patch_set.labels),
+        "train_crops": n_crops,
     }
     return patch, glob, info
+
+
+def _concat(a: Batchable, b: Batchable) -> Batchable:
+    def weights(s: Batchable) -> np.ndarray:
+        if s.positive_weights is None:
+            return np.ones(len(s.labels), np.float32)
+        return s.positive_weights
+
+    return Batchable(
+        np.concatenate([a.inputs, b.inputs]),
+        np.concatenate([a.labels, b.labels]),
+        np.concatenate([a.cell_targets, b.cell_targets]),
+        np.concatenate([weights(a), weights(b)]),
+    )
 
 
 def export_bundle(

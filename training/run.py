@@ -8,6 +8,8 @@ import logging
 import time
 from pathlib import Path
 
+import torch
+
 from inference.manifest import MANIFEST_FILE, ModelManifest, manifest_from_dict
 from training import config as cfg
 from training import pipeline
@@ -61,7 +63,10 @@ def train_synthetic(
         seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train), config, draft, cache
     )
     data_seconds = time.monotonic() - t0
-    patch, glob, info = pipeline.train_models(config, train_cases, seed, resume)
+    mining = pipeline.Mining(
+        seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train), draft, cache, torch.get_num_threads()
+    )
+    patch, glob, info = pipeline.train_models(config, train_cases, seed, resume, mining)
     info["data_seconds"] = round(data_seconds, 1)
     if resume is not None:
         info["resumed_from"] = _previous_log(resume)
