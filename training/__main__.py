@@ -2,4 +2,5 @@
 
 from training.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # spawned mining workers re-import this module as __mp_main__
+    raise SystemExit(main())

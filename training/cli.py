@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", type=Path, help="continue from the torch weights in this folder")
     train.add_argument("--patch-minutes", type=float, help="wall-time budget of the patch stage")
     train.add_argument("--global-minutes", type=float, help="wall-time budget of the global stage")
-    train.add_argument("--lr-scale", type=float, default=1.0, help="multiplies both learning rates")
+    train.add_argument("--mined-minutes", type=float, help="budget of the mined-crop patch stage")
+    train.add_argument("--lr-scale", type=float, default=1.0, help="multiplies all learning rates")
     ev = sub.add_parser("evaluate", help="measure a model folder on held-out synthetic images")
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--seed", type=int, default=0)
@@ -44,10 +46,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig:
-    """Stage budgets and learning rates from the command line."""
-    stages = {}
-    for name, minutes in (("patch", args.patch_minutes), ("global_", args.global_minutes)):
+    """Stage budgets and learning rates from the command line (0 minutes skips the mined stage)."""
+    stages: dict[str, Any] = {}
+    for name, minutes in (
+        ("patch", args.patch_minutes),
+        ("global_", args.global_minutes),
+        ("patch_mined", args.mined_minutes),
+    ):
         stage = getattr(config, name)
+        if stage is None:
+            continue
+        if name == "patch_mined" and minutes == 0:
+            stages[name] = None
+            continue
         changes: dict[str, float] = {"learning_rate": stage.learning_rate * args.lr_scale}
         if minutes is not None:
             changes["max_seconds"] = minutes * 60

@@ -55,8 +55,8 @@ class RunConfig:
 
 
 FULL = RunConfig(
-    n_train=300,
-    n_validation=60,
+    n_train=900,
+    n_validation=180,
     n_held_out=120,
     global_hw=(1024, 832),
     crop_size=256,
@@ -65,16 +65,21 @@ FULL = RunConfig(
     crops_per_lesion=6,
     normal_crops=6,
     patch=StageConfig(
-        epochs=14, batch_size=32, learning_rate=2e-3, dense_weight=0.5, max_seconds=10 * 60
+        epochs=100, batch_size=32, learning_rate=2e-3, dense_weight=0.5, max_seconds=10 * 60
     ),
     global_=StageConfig(
-        epochs=40,
+        epochs=1000,
         batch_size=8,
         learning_rate=1e-3,
         dense_weight=1.0,
         flip_horizontal=False,
-        max_seconds=28 * 60,
+        max_seconds=40 * 60,
         window_cells=(32, 26),
+    ),
+    mass_weight=2.0,
+    mined_images=600,
+    patch_mined=StageConfig(
+        epochs=1000, batch_size=32, learning_rate=5e-4, dense_weight=0.5, max_seconds=12 * 60
     ),
 )
 

@@ -39,3 +39,22 @@ def test_positive_weights_set_how_often_each_positive_is_drawn() -> None:
     assert abs(uniform[0] / uniform[:3].sum() - 1 / 3) < 0.05
     assert abs(weighted[0] / weighted[:3].sum() - 2 / 3) < 0.05
     assert weighted[3:].sum() == uniform[3:].sum() == 1200  # negatives untouched
+
+
+def test_command_line_budgets_and_the_mined_stage_switch() -> None:
+    from training import config as cfg
+    from training.cli import _overrides, _parser
+
+    def run(*extra: str) -> cfg.RunConfig:
+        args = _parser().parse_args(["train", "--out", "x", *extra])
+        return _overrides(cfg.FULL, args)
+
+    default = run()
+    assert default.patch_mined == cfg.FULL.patch_mined
+    assert run("--mined-minutes", "0").patch_mined is None
+    changed = run("--mined-minutes", "5", "--global-minutes", "7", "--lr-scale", "0.5")
+    assert changed.patch_mined is not None and cfg.FULL.patch_mined is not None
+    assert changed.patch_mined.max_seconds == 300
+    assert changed.patch_mined.learning_rate == cfg.FULL.patch_mined.learning_rate * 0.5
+    assert changed.global_.max_seconds == 420
+    assert changed.patch.max_seconds == cfg.FULL.patch.max_seconds
