@@ -44,6 +44,32 @@ def _table(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _provenance(training: Any) -> list[str]:
+    """Which run each stage's weights come from, when the training log says so."""
+    if not isinstance(training, Mapping):
+        return []
+    lines = [
+        f"- {stage} model: {training[key]}"
+        for stage, key in (("Global", "global_model"), ("Patch", "patch_model"))
+        if key in training
+    ]
+    return [*lines, ""] if lines else []
+
+
+def _validation(validation: Any) -> list[str]:
+    """The same table on the (larger) validation set, which also chose fusion and thresholds."""
+    if not isinstance(validation, Mapping):
+        return []
+    return [
+        f"On the {validation.get('held_out_images')} validation images (which also chose the "
+        f"fusion and the operating points, so they are not independent): image AUC "
+        f"{_fmt(validation.get('image_auc'))}, crop-level AUC {_fmt(validation.get('crop_auc'))}.",
+        "",
+        *_table(validation),
+        "",
+    ]
+
+
 def model_card(manifest: ModelManifest) -> str:
     """Markdown text of the model card."""
     m = manifest.metrics
@@ -59,6 +85,7 @@ def model_card(manifest: ModelManifest) -> str:
         "images. They say how well the model finds the generator's lesions, nothing about real",
         "mammograms.",
         "",
+        *_provenance(m.get("training")),
         f"Held-out images: {m.get('held_out_images')} ({m.get('held_out_normal_images')} normal).",
         f"Image AUC, all lesions: {_fmt(m.get('image_auc'))}; crop-level AUC: "
         f"{_fmt(m.get('crop_auc'))}; fusion: global weight {manifest.fusion.global_weight}, "
@@ -66,6 +93,7 @@ def model_card(manifest: ModelManifest) -> str:
         "",
         *_table(m),
         "",
+        *_validation(m.get("validation")),
         "Operating points (threshold on the fused score, chosen on the validation set):",
         "",
     ]

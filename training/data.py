@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,16 @@ def generate(spec: CaseSpec, shape: tuple[int, int] | None = None) -> SyntheticM
         spec.seed, laterality=spec.laterality, view=spec.view, shape=size,
         pixel_spacing_mm=spacing, lesions=lesions,
     )  # fmt: skip
+
+
+def lesions_mask(m: SyntheticMammogram) -> np.ndarray:
+    """Full-resolution mask of every lesion of a generated image (original orientation)."""
+    from viewer.dicomio.synthetic import lesion_mask
+
+    out = np.zeros(m.pixels.shape, bool)
+    for lesion in m.lesions:
+        out |= lesion_mask(m, lesion)
+    return out
 
 
 def _crop_box(center: tuple[float, float], size: int, shape: tuple[int, ...]) -> prep.Box:
@@ -119,12 +130,9 @@ def build_case(
     shape: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """Generate one case and reduce it to arrays (see module docstring)."""
-    from viewer.dicomio.synthetic import lesion_mask
 
     m = generate(spec, shape)
-    lesions = np.zeros(m.pixels.shape, bool)
-    for lesion in m.lesions:
-        lesions |= lesion_mask(m, lesion)
+    lesions = lesions_mask(m)
     return reduce_case(
         m.pixels.astype(np.float32),
         m.pixel_spacing_mm,
@@ -247,11 +255,18 @@ def cached_case(
 ) -> dict[str, np.ndarray]:
     """``build_case`` through an on-disk cache keyed by seed, image shape and input geometry."""
     key = cache_key(manifest, per_lesion, normals, shape)
-    path = cache / key / f"case_{spec.seed}.npz"
+    return cached_arrays(
+        cache / key / f"case_{spec.seed}.npz",
+        lambda: build_case(spec, manifest, per_lesion, normals, shape),
+    )
+
+
+def cached_arrays(path: Path, build: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The arrays stored at ``path`` (.npz), built and stored atomically on first use."""
     if path.exists():
-        with np.load(path) as data:
-            return dict(data)
-    arrays = build_case(spec, manifest, per_lesion, normals, shape)
+        with np.load(path) as stored:
+            return dict(stored)
+    arrays = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool

@@ -51,8 +51,6 @@ def mine_case(
     shape: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """The top-K crops of one regenerated training image, with labels and CAM-cell cover."""
-    from viewer.dicomio.synthetic import lesion_mask
-
     m = data.generate(spec, shape)
     values = m.pixels.astype(np.float32)
     p = prep.prepare(values, m.pixel_spacing_mm, m.laterality, manifest)
@@ -64,9 +62,7 @@ def mine_case(
     labels = [int(any(b[0] <= y < b[2] and b[1] <= x < b[3] for y, x in centres)) for b in boxes]
     cell = manifest.crop_size // data.STRIDE
     if m.lesions:
-        mask = np.zeros(values.shape, bool)
-        for lesion in m.lesions:
-            mask |= lesion_mask(m, lesion)
+        mask = data.lesions_mask(m)
         cover = np.stack([prep.crop_cover(mask, p.transform, b, data.STRIDE) for b in boxes])
     else:
         cover = np.zeros((len(boxes), cell, cell), np.float32)
@@ -87,16 +83,10 @@ def mined_case(
 ) -> dict[str, np.ndarray]:
     """`mine_case` through the cache (keyed by the global weights and the data plan)."""
     key = f"mined_{data.preprocessing_fingerprint()[:12]}_{weights_digest(glob)}_{top_k}_{shape}"
-    path = cache / key.replace(" ", "") / f"case_{spec.seed}.npz"
-    if path.exists():
-        with np.load(path) as arrays:
-            return dict(arrays)
-    arrays = mine_case(glob, spec, manifest, top_k, shape)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    tmp.replace(path)
-    return arrays
+    return data.cached_arrays(
+        cache / key.replace(" ", "") / f"case_{spec.seed}.npz",
+        lambda: mine_case(glob, spec, manifest, top_k, shape),
+    )
 
 
 _WORKER: dict[str, object] = {}

@@ -39,3 +39,24 @@ def test_geometry_helpers_are_half_open_and_even_odd() -> None:
     square = np.array([[0, 0], [0, 10], [10, 10], [10, 0]], float)
     assert point_in_polygon((5, 5), square)
     assert not point_in_polygon((5, 12), square)
+
+
+def test_model_card_names_the_runs_and_shows_the_validation_table() -> None:
+    import dataclasses
+
+    from training import config as cfg
+    from training.card import model_card
+
+    metrics = {
+        "held_out_images": 120,
+        "mass": {"image_auc": 0.5},
+        "training": {"global_model": "run 4", "patch_model": "run 3 + mined"},
+        "validation": {"held_out_images": 180, "image_auc": 0.9, "mass": {"image_auc": 0.8765}},
+    }
+    manifest = dataclasses.replace(cfg.draft_manifest(cfg.QUICK), metrics=metrics)
+    text = model_card(manifest)
+    assert "- Global model: run 4" in text
+    assert "- Patch model: run 3 + mined" in text
+    assert "On the 180 validation images" in text
+    assert "| 0.876 |" in text  # the validation mass AUC, in its own table
+    assert "| 0.500 |" in text  # the held-out one
