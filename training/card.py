@@ -61,7 +61,7 @@ def _validation(validation: Any) -> list[str]:
     if not isinstance(validation, Mapping):
         return []
     return [
-        f"On the {validation.get('held_out_images')} validation images (which also chose the "
+        f"On the {validation.get('images')} validation images (which also chose the "
         f"fusion and the operating points, so they are not independent): image AUC "
         f"{_fmt(validation.get('image_auc'))}, crop-level AUC {_fmt(validation.get('crop_auc'))}.",
         "",

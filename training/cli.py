@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig:
-    """Stage budgets and learning rates from the command line (0 minutes skips the mined stage)."""
+    """Stage budgets and learning rates from the command line (0 minutes skips a stage)."""
     stages: dict[str, Any] = {}
     for name, minutes in (
         ("patch", args.patch_minutes),

@@ -159,8 +159,13 @@ def train_stage(
     """Train ``model`` in place with AdamW and a cosine schedule; returns the mean loss per epoch.
 
     Batches are class-balanced by sampling. The schedule's progress is the larger of the step
-    fraction and the elapsed fraction of ``max_seconds``; training stops when it reaches 1.
+    fraction and the elapsed fraction of ``max_seconds``; training stops when it reaches 1. A
+    budget of 0 skips the stage.
     """
+    if config.max_seconds <= 0:
+        log.info("%s: no time budget, stage skipped", name)
+        model.eval()
+        return []
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     opt = torch.optim.AdamW(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,6 +32,8 @@ from training.loop import Batchable
 from training.models import CamClassifier
 
 log = logging.getLogger(__name__)
+
+MINING_VERSION = 2  # of the labelling rule (2: crops touching a lesion off-centre are dropped)
 
 
 def weights_digest(model: CamClassifier) -> str:
@@ -50,11 +53,17 @@ def mine_case(
     top_k: int,
     shape: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The top-K crops of one regenerated training image, with labels and CAM-cell cover."""
+    """The top-K crops of one regenerated training image, with labels and CAM-cell cover.
+
+    A crop is positive when a lesion centre lies inside it (the evaluation's rule). A crop that
+    touches a lesion without containing its centre is dropped: labelled negative, its covered
+    cells would be pushed up by the cell loss and down by the crop loss at once. ``glob`` must be
+    in eval mode (BatchNorm statistics frozen)."""
+    if glob.training:
+        raise ValueError("mine with the global model in eval mode")
     m = data.generate(spec, shape)
     values = m.pixels.astype(np.float32)
     p = prep.prepare(values, m.pixel_spacing_mm, m.laterality, manifest)
-    glob.eval()
     cam = glob(torch.from_numpy(p.global_input.astype(np.float32)))[1][0, 0].numpy()
     regions = select_regions(cam, p.transform, p.mask, manifest.crop_size, top_k)
     boxes = [r.box for r in regions]
@@ -66,10 +75,15 @@ def mine_case(
         cover = np.stack([prep.crop_cover(mask, p.transform, b, data.STRIDE) for b in boxes])
     else:
         cover = np.zeros((len(boxes), cell, cell), np.float32)
+    cover = cover.reshape(-1, cell, cell).astype(np.float32)
+    keep = [i for i, y in enumerate(labels) if y == 1 or not (cover[i] > 0).any()]
+    crops = prep.crops(p, [boxes[i] for i in keep], manifest) if keep else None
+    C, S = len(manifest.channels), manifest.crop_size
     return {
-        "crops": prep.crops(p, boxes, manifest).astype(np.float16),
-        "crop_labels": np.array(labels, np.int64),
-        "crop_cover": cover.reshape(-1, cell, cell).astype(np.float32),
+        "crops": (crops if crops is not None else np.zeros((0, C, S, S))).astype(np.float16),
+        "crop_labels": np.array([labels[i] for i in keep], np.int64),
+        "crop_cover": cover[keep],
+        "dropped": np.array(len(boxes) - len(keep), np.int64),
     }
 
 
@@ -82,9 +96,10 @@ def mined_case(
     shape: tuple[int, int] | None = None,
 ) -> dict[str, np.ndarray]:
     """`mine_case` through the cache (keyed by the global weights and the data plan)."""
-    key = f"mined_{data.preprocessing_fingerprint()[:12]}_{weights_digest(glob)}_{top_k}_{shape}"
+    plan = data.cache_key(manifest, 0, 0, shape)  # generator, preprocessing and input geometry
+    key = f"mined{MINING_VERSION}_{plan}_{weights_digest(glob)}_{top_k}"
     return data.cached_arrays(
-        cache / key.replace(" ", "") / f"case_{spec.seed}.npz",
+        cache / key / f"case_{spec.seed}.npz",
         lambda: mine_case(glob, spec, manifest, top_k, shape),
     )
 
@@ -128,6 +143,7 @@ def mined_set(
     full-size image takes about a second of one core, the global model a tenth of that)."""
     start = time.monotonic()
     cases: list[dict[str, np.ndarray]] = []
+    workers = max(1, min(workers, os.cpu_count() or 1, len(seeds)))
     if workers > 1:
         arrays = {k: v.detach().numpy().copy() for k, v in glob.state_dict().items()}
         arch = {

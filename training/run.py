@@ -102,6 +102,16 @@ def train_csv(csv: Path, out: Path, weights: Path, config: RunConfig, seed: int)
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
+def validation_summary(summary: dict[str, object]) -> dict[str, object]:
+    """`evaluate.summarize` of the validation set, its set-size keys named for what they count."""
+    names = {
+        "held_out_images": "images",
+        "held_out_normal_images": "normal_images",
+        "operating_points_held_out": "operating_points_measured",
+    }
+    return {names.get(k, k): v for k, v in summary.items()}
+
+
 def evaluate_folder(
     folder: Path,
     config: RunConfig,
@@ -123,7 +133,7 @@ def evaluate_folder(
     metrics = evaluate.summarize(held, fusion, points)
     # The validation set chose the fusion and the operating points (so it is optimistic there),
     # but it is larger: its figures are kept beside the held-out ones as a second estimate.
-    metrics["validation"] = evaluate.summarize(val, fusion, points)
+    metrics["validation"] = validation_summary(evaluate.summarize(val, fusion, points))
     if "training" in manifest.metrics:
         metrics["training"] = manifest.metrics["training"]
     metrics.update(extra or {})

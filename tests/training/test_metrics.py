@@ -51,7 +51,7 @@ def test_model_card_names_the_runs_and_shows_the_validation_table() -> None:
         "held_out_images": 120,
         "mass": {"image_auc": 0.5},
         "training": {"global_model": "run 4", "patch_model": "run 3 + mined"},
-        "validation": {"held_out_images": 180, "image_auc": 0.9, "mass": {"image_auc": 0.8765}},
+        "validation": {"images": 180, "image_auc": 0.9, "mass": {"image_auc": 0.8765}},
     }
     manifest = dataclasses.replace(cfg.draft_manifest(cfg.QUICK), metrics=metrics)
     text = model_card(manifest)

@@ -45,16 +45,18 @@ def test_the_crop_on_the_lesion_is_positive_and_covered(tmp_path: Path, seed: in
 
     p = prep.prepare(m.pixels.astype(np.float32), m.pixel_spacing_mm, m.laterality, manifest)
     lesion = m.lesions[0].center_yx
-    model = _PeakAt(lesion, p.transform)
+    model = _PeakAt(lesion, p.transform).eval()
     case = mining.mined_case(tmp_path, model, spec, manifest, 3, cfg.QUICK.image_shape)
-    assert len(case["crop_labels"]) == 3
     assert case["crops"].shape[1:] == (2, manifest.crop_size, manifest.crop_size)
     assert case["crop_labels"][0] == 1  # the top crop is centred on the lesion
     assert case["crop_cover"][0].max() > 0.5  # and its cells are covered by the lesion mask
-    assert not case["crop_labels"][1:].any()  # NMS moved the others away from it
+    negatives = case["crop_labels"] == 0
+    # a kept negative never touches the lesion; crops touching it off-centre were dropped
+    assert not (case["crop_cover"][negatives] > 0).any()
+    assert len(case["crop_labels"]) + int(case["dropped"]) == 3
     again = mining.mined_case(tmp_path, model, spec, manifest, 3, cfg.QUICK.image_shape)
     assert np.array_equal(again["crops"], case["crops"])  # from the cache
-    assert len(list(tmp_path.glob("mined_*/case_*.npz"))) == 1
+    assert len(list(tmp_path.glob("mined*/case_*.npz"))) == 1
 
 
 def test_parallel_mining_equals_serial_mining(tmp_path: Path) -> None:
@@ -67,5 +69,15 @@ def test_parallel_mining_equals_serial_mining(tmp_path: Path) -> None:
     parallel = mining.mined_set(tmp_path / "b", model, *args, workers=2)
     assert np.array_equal(serial.inputs, parallel.inputs)
     assert np.array_equal(serial.labels, parallel.labels)
-    assert serial.positive_weights is not None
-    assert serial.positive_weights.tolist() == [1.0, 1.0, 2.0, 2.0, 1.0, 1.0]
+    assert np.array_equal(serial.cell_targets, parallel.cell_targets)
+    assert serial.positive_weights is not None and parallel.positive_weights is not None
+    assert np.array_equal(serial.positive_weights, parallel.positive_weights)
+    # seed 4 is the mass case: its crops carry the mass weight
+    assert set(serial.positive_weights.tolist()) <= {1.0, 2.0}
+    assert 2.0 in serial.positive_weights.tolist()
+
+
+def test_mining_refuses_a_model_in_training_mode(tmp_path: Path) -> None:
+    model = CamClassifier(2, widths=cfg.QUICK.widths)  # nn.Module starts in training mode
+    with pytest.raises(ValueError, match="eval mode"):
+        mining.mine_case(model, data.case_spec(3), cfg.draft_manifest(cfg.QUICK), 2, (1024, 832))
