@@ -4,9 +4,9 @@ The patch model is pre-trained on crops around lesions and on random normal tiss
 runtime it scores the global model's top-K regions: in a normal image those are the most
 lesion-like places of the breast, harder than random tissue. Mining re-runs the runtime's own
 region choice (`inference.regions.select_regions` on the global CAM) on training images and keeps
-every chosen crop, positive when a lesion centre lies inside it, so the patch model is fine-tuned
-on the distribution it will see. Mined crops depend on the global weights, so they are cached
-under a hash of those weights.
+the chosen crops, positive when a lesion centre lies inside (crops touching a lesion off-centre
+are dropped), so the patch model is fine-tuned on the distribution it will see. Mined crops
+depend on the global weights, so they are cached under a hash of those weights.
 """
 
 from __future__ import annotations
