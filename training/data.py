@@ -21,6 +21,7 @@ import numpy as np
 from inference.manifest import ModelManifest
 from inference.preprocess import shrink_mean
 from training import prep
+from training.metrics import box_contains
 from viewer.dicomio.synthetic_types import SyntheticMammogram
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,11 @@ class CaseSpec:
     laterality: str
     view: str
     kinds: tuple[str, ...]
+
+
+def positive_weight(spec: CaseSpec, mass_weight: float) -> float:
+    """How much likelier a case's positives are drawn: ``mass_weight`` for a mass case, else 1."""
+    return mass_weight if "mass" in spec.kinds else 1.0
 
 
 def case_spec(seed: int) -> CaseSpec:
@@ -79,10 +85,6 @@ def _crop_box(center: tuple[float, float], size: int, shape: tuple[int, ...]) ->
     return (r0, c0, r0 + size, c0 + size)
 
 
-def _inside(box: prep.Box, point: tuple[float, float]) -> bool:
-    return box[0] <= point[0] < box[2] and box[1] <= point[1] < box[3]
-
-
 def _crop_boxes(
     rng: np.random.Generator,
     centers: list[tuple[float, float]],
@@ -102,7 +104,7 @@ def _crop_boxes(
         for _ in range(per_lesion):
             dy, dx = rng.uniform(-jitter, jitter, 2)
             box = _crop_box((cy + dy, cx + dx), size, shape)
-            out.append((box, int(_inside(box, (cy, cx)))))
+            out.append((box, int(box_contains(box, (cy, cx)))))
     rows, cols = np.nonzero(mask)
     # Half of the normal crops come from the denser half of the breast (harder negatives).
     dense = density[rows, cols] >= np.median(density[rows, cols]) if len(rows) else rows
@@ -114,7 +116,9 @@ def _crop_boxes(
         box = _crop_box((rows[i] * factor + factor / 2, cols[i] * factor + factor / 2), size, shape)
         margin = size // 2
         far = all(
-            not _inside((box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin), c)
+            not box_contains(
+                (box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin), c
+            )
             for c in centers
         )
         if far:

@@ -29,6 +29,7 @@ from inference.manifest import ModelManifest, manifest_from_dict
 from inference.regions import select_regions
 from training import data, prep
 from training.loop import Batchable
+from training.metrics import box_contains
 from training.models import CamClassifier
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def mine_case(
     regions = select_regions(cam, p.transform, p.mask, manifest.crop_size, top_k)
     boxes = [r.box for r in regions]
     centres = [prep.canonical_point(lesion.center_yx, p.transform) for lesion in m.lesions]
-    labels = [int(any(b[0] <= y < b[2] and b[1] <= x < b[3] for y, x in centres)) for b in boxes]
+    labels = [int(any(box_contains(b, c) for c in centres)) for b in boxes]
     cell = manifest.crop_size // data.STRIDE
     if m.lesions:
         mask = data.lesions_mask(m)
@@ -170,7 +171,7 @@ def mined_set(
             cases.append(mined_case(cache, glob, data.case_spec(seed), manifest, top_k, shape))
             _progress(i, len(seeds), start)
     weights = [
-        np.full(len(c["crop_labels"]), mass_weight if "mass" in data.case_spec(s).kinds else 1.0)
+        np.full(len(c["crop_labels"]), data.positive_weight(data.case_spec(s), mass_weight))
         for c, s in zip(cases, seeds, strict=True)
     ]
     return Batchable(

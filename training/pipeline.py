@@ -36,7 +36,7 @@ def load_cases(
             cache, spec, manifest, config.crops_per_lesion, config.normal_crops, config.image_shape
         )
         case["positive_weight"] = np.array(
-            config.mass_weight if "mass" in spec.kinds else 1.0, np.float32
+            data.positive_weight(spec, config.mass_weight), np.float32
         )
         out.append(case)
         if (i + 1) % 10 == 0 or i + 1 == len(seeds):
