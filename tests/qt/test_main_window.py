@@ -276,6 +276,43 @@ def test_a_window_destroyed_before_its_thumbnails_start_raises_nothing(qtbot, se
     qtbot.wait(THUMBNAIL_DELAY_MS + 200)  # pytest-qt fails the test on an exception in a slot
 
 
+def test_a_closed_window_starts_no_thumbnail_job_from_its_pending_timer(
+    qtbot, settings, tmp_path, monkeypatch
+):
+    """CI once failed here: the timer fired after close, the window was deleted while the job ran,
+    and its result reached a deleted tree item."""
+    import viewer.qt.main_window as main_window_module
+
+    made: list[object] = []
+    real = main_window_module.make_thumbnail
+    monkeypatch.setattr(main_window_module, "make_thumbnail", lambda *a: made.append(a) or real(*a))
+    path = write_mg(tmp_path / "a.dcm", breast_pixels())
+    main = MainWindow(settings)
+    main.show()
+    open_and_wait(qtbot, main, [path])  # the thumbnail timer is now pending
+    assert made == []
+    main.close()
+    qtbot.wait(main_window_module.THUMBNAIL_DELAY_MS + 200)
+    assert made == [] and not main.jobs.busy
+    main.deleteLater()
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+
+
+def test_a_job_result_arriving_after_its_window_is_deleted_is_dropped(qtbot, settings):
+    import threading
+
+    main = MainWindow(settings)
+    release = threading.Event()
+    delivered: list[object] = []
+    main.jobs.start(lambda: release.wait(10) and "late", returned=delivered.append)
+    main.deleteLater()
+    QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+    release.set()
+    QtCore.QThreadPool.globalInstance().waitForDone(5000)
+    qtbot.wait(100)
+    assert delivered == []
+
+
 def test_opening_a_folder_fills_the_sqlite_study_index(qtbot, settings, tmp_path):
     import sqlite3
 

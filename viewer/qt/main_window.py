@@ -339,6 +339,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.jobs.wait()
+        self.jobs.close()  # a thumbnail timer still pending must not start work on a dying window
         for canvas in self.grid.canvases:
             canvas.clear()
         if self._pool is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import shiboken6
 from PySide6 import QtCore
 from superqt.utils import create_worker
 
@@ -115,17 +116,36 @@ class Jobs(QtCore.QObject):
         super().__init__(parent)
         self._on_error = on_error
         self._running: set[Any] = set()
+        self._closed = False
 
     def start(self, function: Callable[..., Any], *args: Any, returned: Callable[[Any], None],
               errored: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
-        """Run `function(*args)` in the pool; `returned` / `errored` run on the GUI thread."""
+        """Run `function(*args)` in the pool; `returned` / `errored` run on the GUI thread.
+
+        After `close()` nothing starts, and results that arrive once this object (and so the
+        window owning it) is gone are dropped: a late timer or a slow job cannot reach widgets
+        Qt has already deleted.
+        """
+        if self._closed:
+            return
         # Errors go to our handler only (superqt would otherwise re-raise them in the GUI thread).
         worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(returned)
-        worker.errored.connect(errored or self._on_error)
+        worker.returned.connect(self._guarded(returned))
+        worker.errored.connect(self._guarded(errored or self._on_error))
         worker.finished.connect(lambda: self._running.discard(worker))
         self._running.add(worker)
         worker.start()
+
+    def close(self) -> None:
+        """Start no more jobs (the owning window is closing); running ones still deliver."""
+        self._closed = True
+
+    def _guarded(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        def deliver(value: Any) -> None:
+            if shiboken6.isValid(self):
+                callback(value)
+
+        return deliver
 
     @property
     def busy(self) -> bool:
