@@ -16,7 +16,8 @@ _EPS = np.float32(1e-7)
 def scale_cam_image(cam: np.ndarray) -> np.ndarray:
     """pytorch-grad-cam's per-image normalization: (x - min) / (1e-7 + max(x - min))."""
     img = cam.astype(np.float32) - np.min(cam).astype(np.float32)
-    return (img / (_EPS + np.max(img))).astype(np.float32)
+    img /= _EPS + np.max(img)
+    return img
 
 
 def _axis_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -43,8 +44,14 @@ def resize_linear(image: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
     top, bottom, fy = _axis_taps(src.shape[0], out_hw[0])
     left, right, fx = _axis_taps(src.shape[1], out_hw[1])
     rows = src[:, left] * (1 - fx) + src[:, right] * fx
-    out = rows[top] * (1 - fy)[:, None] + rows[bottom] * fy[:, None]
-    return out.astype(np.float32)
+    # rows[top] * (1 - fy) + rows[bottom] * fy, in place: the same float32 operations, fewer
+    # full-size temporaries (this is most of a global heatmap's cost)
+    out = rows[top]
+    out *= (1 - fy)[:, None]
+    lower = rows[bottom]
+    lower *= fy[:, None]
+    out += lower
+    return out
 
 
 def gradcam_map(cam: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:

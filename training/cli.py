@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train both models, export ONNX, measure, write manifest")
     train.add_argument("--out", type=Path, required=True, help="model folder to write")
     train.add_argument("--seed", type=int, default=0, help="selects the training seeds and init")
+    train.add_argument(
+        "--data-seed", type=int, help="selects the training images only (default: --seed)"
+    )
     train.add_argument("--quick", action="store_true", help="tiny images, a few steps (CI smoke)")
     train.add_argument("--csv", type=Path, help="train on DICOM files listed in a CSV instead")
     train.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated-data cache")
@@ -84,7 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.csv is not None:
             train_csv(args.csv, args.out, weights, config, args.seed)
         else:
-            train_synthetic(args.out, weights, config, args.seed, args.cache, args.resume)
+            train_synthetic(
+                args.out, weights, config, args.seed, args.cache, args.resume, args.data_seed
+            )
     else:
         from training.run import evaluate_folder
 

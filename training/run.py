@@ -35,9 +35,11 @@ def read_manifest(folder: Path) -> ModelManifest:
     return manifest_from_dict(json.loads((folder / MANIFEST_FILE).read_text()))
 
 
-def training_data_text(config: RunConfig, seed: int, source: str) -> str:
+def training_data_text(
+    config: RunConfig, seed: int, source: str, data_seed: int | None = None
+) -> str:
     """The manifest's plain-words description of the training data."""
-    tr = seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train)
+    tr = seeds(cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train)
     va = seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation)
     ho = seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out)
     return (
@@ -55,24 +57,30 @@ def train_synthetic(
     seed: int,
     cache: Path,
     resume: Path | None = None,
+    data_seed: int | None = None,
 ) -> None:
-    """Generate (cached) data, train both models, export, evaluate, write the manifest."""
+    """Generate (cached) data, train both models, export, evaluate, write the manifest.
+
+    `seed` selects the initialization and the validation and held-out images; `data_seed`
+    (default: `seed`) the training images, so a resumed run can continue on fresh images and
+    still be measured on the same held-out set.
+    """
     draft = cfg.draft_manifest(config)
+    train_seeds = seeds(
+        cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train
+    )
     t0 = time.monotonic()
-    train_cases = pipeline.load_cases(
-        seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train), config, draft, cache
-    )
+    train_cases = pipeline.load_cases(train_seeds, config, draft, cache)
     data_seconds = time.monotonic() - t0
-    mining = pipeline.Mining(
-        seeds(cfg.TRAIN_SEED_BASE, seed, config.n_train), draft, cache, torch.get_num_threads()
-    )
+    mining = pipeline.Mining(train_seeds, draft, cache, torch.get_num_threads())
     patch, glob, info = pipeline.train_models(config, train_cases, seed, resume, mining)
     info["data_seconds"] = round(data_seconds, 1)
+    info["train_seeds"] = [train_seeds[0], train_seeds[-1]]
     if resume is not None:
         info["resumed_from"] = _previous_log(resume)
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     manifest = dataclasses.replace(
-        manifest, training_data=training_data_text(config, seed, "synthetic")
+        manifest, training_data=training_data_text(config, seed, "synthetic", data_seed)
     )
     write_manifest(out, manifest)
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
