@@ -88,3 +88,27 @@ def test_weights_remember_their_dilations(tmp_path) -> None:  # type: ignore[no-
     load_weights(tmp_path / "global.npz", CamClassifier(2, dilations=(2, 4)))
     with pytest.raises(ValueError, match=r"dilations \(2, 4\)"):
         load_weights(tmp_path / "global.npz", CamClassifier(2))
+
+
+def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from training import cli, pipeline, run
+    from training import config as cfg
+
+    asked: list[list[int]] = []
+
+    class StopError(Exception):
+        pass
+
+    def fake_load_cases(seeds, *_):  # type: ignore[no-untyped-def]
+        asked.append(list(seeds))
+        raise StopError
+
+    monkeypatch.setattr(pipeline, "load_cases", fake_load_cases)
+    args = ["train", "--quick", "--out", str(tmp_path / "m"), "--cache", str(tmp_path / "c")]
+    for extra, first in (([], 100_000), (["--data-seed", "3"], 130_000)):
+        with pytest.raises(StopError):
+            cli.main([*args, *extra])
+        assert asked[-1][0] == first and len(asked[-1]) == cfg.QUICK.n_train
+    text = run.training_data_text(cfg.FULL, 0, "synthetic", data_seed=1)
+    assert "training seeds 110000-110899" in text
+    assert "validation seeds 800000-800179" in text and "held-out seeds 900000-900119" in text
