@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
-from superqt.utils import create_worker
 
 from inference import AnalysisCancelledError, Analyzer, Result, Stage
 from viewer.model.display import ImageDisplay
@@ -41,6 +40,7 @@ from viewer.qt.ai_worker import (
 from viewer.qt.canvas import ImageCanvas
 from viewer.qt.main_window import MainWindow
 from viewer.qt.notify import Level
+from viewer.qt.workers import Jobs
 
 _STAGES = [Stage.SEGMENTING, Stage.GLOBAL_MODEL, Stage.CROPS, Stage.HEATMAPS, Stage.DONE]
 _PROVIDER = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}
@@ -96,7 +96,7 @@ class AiController(QtCore.QObject):
         # and never hold up image loading in the window's pool.
         self.pool = QtCore.QThreadPool(self)
         self.pool.setMaxThreadCount(1)
-        self._workers: set[object] = set()
+        self._jobs = Jobs(window.notifier.error, self, self.pool)  # every start names its errored
         self._relay = ProgressRelay(self)
         self._relay.stage.connect(self._on_stage)
         self.ui = AiUi(self)
@@ -113,19 +113,11 @@ class AiController(QtCore.QObject):
         errored: Callable[[BaseException], None],
     ) -> None:
         """Run `function(*args)` in the AI thread; the callbacks run on the GUI thread."""
-        worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(returned)
-        worker.errored.connect(errored)
-        worker.finished.connect(lambda: self._workers.discard(worker))
-        self._workers.add(worker)
-        self.pool.start(worker)
+        self._jobs.start(function, *args, returned=returned, errored=errored)
 
     def wait(self, timeout_ms: int = 30000) -> None:
         """Block until the AI thread is idle and its signals were delivered (tests, shutdown)."""
-        deadline = QtCore.QDeadlineTimer(timeout_ms)
-        while self._workers and not deadline.hasExpired():
-            self.pool.waitForDone(20)
-            QtWidgets.QApplication.processEvents()
+        self._jobs.wait(timeout_ms)
 
     # --- model ---------------------------------------------------------------------------
 
@@ -432,7 +424,7 @@ class AiController(QtCore.QObject):
     @property
     def busy(self) -> bool:
         """True while an analysis runs or waits, or the model loads."""
-        return self._running is not None or bool(self._queue) or bool(self._workers)
+        return self._running is not None or bool(self._queue) or self._jobs.busy
 
     def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:  # noqa: N802
         """On window close, cancel work in flight so the window's wait ends quickly."""
@@ -441,6 +433,7 @@ class AiController(QtCore.QObject):
             for entry in self._entries.values():
                 entry.cancel()
             self.wait()
+            self._jobs.close()
         return False
 
 

@@ -110,11 +110,20 @@ def headers_of(patients: Sequence[Any]) -> list[dicomio.ImageHeader]:
 
 
 class Jobs(QtCore.QObject):
-    """Starts functions in worker threads; errors go to `on_error`; keeps workers referenced."""
+    """Starts functions in worker threads; errors go to `on_error`; keeps workers referenced.
 
-    def __init__(self, on_error: Callable[[BaseException], None], parent: QtCore.QObject) -> None:
+    The threads are Qt's global pool's unless `pool` is given (the AI has a one-thread pool).
+    """
+
+    def __init__(
+        self,
+        on_error: Callable[[BaseException], None],
+        parent: QtCore.QObject,
+        pool: QtCore.QThreadPool | None = None,
+    ) -> None:
         super().__init__(parent)
         self._on_error = on_error
+        self._pool = pool or QtCore.QThreadPool.globalInstance()
         self._running: set[Any] = set()
         self._closed = False
 
@@ -134,7 +143,7 @@ class Jobs(QtCore.QObject):
         worker.errored.connect(self._guarded(errored or self._on_error))
         worker.finished.connect(lambda: self._running.discard(worker))
         self._running.add(worker)
-        worker.start()
+        self._pool.start(worker)
 
     def close(self) -> None:
         """Start no more jobs (the owning window is closing); running ones still deliver."""
@@ -156,5 +165,5 @@ class Jobs(QtCore.QObject):
         """Block until every job finished and its signals were delivered (tests, shutdown)."""
         deadline = QtCore.QDeadlineTimer(timeout_ms)
         while self._running and not deadline.hasExpired():
-            QtCore.QThreadPool.globalInstance().waitForDone(20)
+            self._pool.waitForDone(20)
             QtCore.QCoreApplication.processEvents()
