@@ -112,3 +112,33 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
     text = run.training_data_text(cfg.FULL, 0, "synthetic", data_seed=1)
     assert "training seeds 110000-110899" in text
     assert "validation seeds 800000-800179" in text and "held-out seeds 900000-900119" in text
+
+
+def test_a_skipped_global_stage_keeps_the_resumed_global_model_exactly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import torch
+
+    from training import config as cfg
+    from training.models import CamClassifier
+    from training.pipeline import load_cases, save_weights, train_models
+
+    quick = cfg.QUICK
+    config = dataclasses.replace(
+        quick,
+        patch=dataclasses.replace(quick.patch, max_seconds=0),
+        global_=dataclasses.replace(quick.global_, max_seconds=0),
+        patch_mined=None,
+    )
+    assert config.global_.window_cells is not None  # the case where BatchNorm is recalibrated
+    torch.manual_seed(5)
+    saved = [CamClassifier(2, widths=config.widths, dilations=config.dilations) for _ in "pg"]
+    for model in saved:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-1, 1)  # statistics no recalibration would give back
+    save_weights(tmp_path / "w", saved[0], saved[1])
+    cases = load_cases([3, 4, 5], config, cfg.draft_manifest(config), tmp_path / "cache")
+    _, glob, _ = train_models(config, cases, 0, resume=tmp_path / "w")
+    for name, value in saved[1].state_dict().items():
+        assert torch.equal(glob.state_dict()[name], value), name
