@@ -84,8 +84,14 @@ def bench_mammolens(analyzer: Analyzer, values: np.ndarray, runs: int) -> tuple[
     for _ in range(runs):
         cpu = time.process_time()
         result = once()
+        t = result.timings_ms
         timings.append(
-            {**result.timings_ms, "cpu_time_all_threads": (time.process_time() - cpu) * 1000}
+            {
+                **t,
+                "cpu_time_all_threads": (time.process_time() - cpu) * 1000,
+                "models_and_cams": t["global_model"] + t["patch_model"] + t["heatmaps"],
+                "forward_passes": t["global_model"] + t["patch_model"],
+            }
         )
     return _medians(timings), result
 
@@ -121,6 +127,7 @@ class TorchRun:
     total: float
     preprocessing: float  # the same numpy code as MammoLens: segmentation, shrink, channels
     models_and_cams: float  # the two GradCAM calls: forward, backward, normalized maps
+    forward_passes: float  # the two models alone, no gradients (what onnxruntime replaces)
     note: str
     global_map_difference: float
 
@@ -140,7 +147,7 @@ def bench_torch(
     glob, patch, note = _torch_models(weights_dir, analyzer)
     m = analyzer.manifest
 
-    def once() -> tuple[float, float, float, np.ndarray, np.ndarray]:
+    def once() -> tuple[float, float, float, float, np.ndarray, np.ndarray]:
         start = time.perf_counter()
         prep = prepare_image(values, m, 0.07, "R")
         prep_ms = (time.perf_counter() - start) * 1000
@@ -160,29 +167,41 @@ def bench_torch(
             crop_logits = cam.outputs[:, 0].detach().numpy()
         models_ms += (time.perf_counter() - t0) * 1000
         fused_score(logit, crop_logits, m.fusion)
-        return (time.perf_counter() - start) * 1000, prep_ms, models_ms, gmap[0], raw
+        total_ms = (time.perf_counter() - start) * 1000
+        t0 = time.perf_counter()  # outside the total: the forward passes alone, for reference
+        with torch.no_grad():
+            glob(torch.from_numpy(prep.global_input))
+            patch(batch)
+        forward_ms = (time.perf_counter() - t0) * 1000
+        return total_ms, prep_ms, models_ms, forward_ms, gmap[0], raw
 
     for _ in range(1):
         once()
-    times, preps, models, last = [], [], [], None
+    times, preps, models, forwards, last = [], [], [], [], None
     for _ in range(runs):
-        ms, prep_ms, models_ms, gmap, raw = once()
+        ms, prep_ms, models_ms, forward_ms, gmap, raw = once()
         times.append(ms)
         preps.append(prep_ms)
         models.append(models_ms)
+        forwards.append(forward_ms)
         last = (gmap, raw)
     assert last is not None
     ours = gradcam_map(last[1], m.global_model.height_width)
     diff = float(np.abs(ours - last[0]).max())
     return TorchRun(
-        statistics.median(times), statistics.median(preps), statistics.median(models), note, diff
+        statistics.median(times),
+        statistics.median(preps),
+        statistics.median(models),
+        statistics.median(forwards),
+        note,
+        diff,
     )
 
 
 def _print_stages(stats: dict[str, tuple[float, float]]) -> None:
     print("MammoLens (onnxruntime) per stage, ms:      median      min")
     for key, (median, least) in stats.items():
-        if key not in ("total", "cpu_time_all_threads"):
+        if key not in ("total", "cpu_time_all_threads", "models_and_cams", "forward_passes"):
             print(f"  {key:<36} {median:8.1f} {least:8.1f}")
     median, least = stats["total"]
     verdict = "within" if median <= BUDGET_MS else "OVER"
@@ -206,12 +225,20 @@ def _print_comparison(ours: dict[str, tuple[float, float]], theirs: TorchRun) ->
         f"{theirs_rest:.1f} ms vs MammoLens {ours_rest:.1f} ms, {theirs_rest / ours_rest:.1f}x"
     )
     # The models and their normalized Grad-CAM maps: onnxruntime's two runs (the cam output is
-    # the map) plus MammoLens's map rendering, against pytorch-grad-cam's two GradCAM calls.
-    ours_models = sum(ours[key][0] for key in ("global_model", "patch_model", "heatmaps"))
+    # the map) plus MammoLens's map rendering, against pytorch-grad-cam's two GradCAM calls
+    # (forward, backward pass, maps). Most of this ratio is the backward pass MammoLens avoids.
+    ours_models = ours["models_and_cams"][0]
     print(
-        f"  models + Grad-CAM maps only: PyTorch {theirs.models_and_cams:.1f} ms vs MammoLens "
-        f"{ours_models:.1f} ms, {theirs.models_and_cams / ours_models:.1f}x"
+        f"  models + Grad-CAM maps only (a backward pass in PyTorch, the exported cam output in "
+        f"MammoLens): PyTorch {theirs.models_and_cams:.1f} ms vs MammoLens {ours_models:.1f} ms, "
+        f"{theirs.models_and_cams / ours_models:.1f}x"
     )
+    ours_forward = ours["forward_passes"][0]
+    print(
+        f"  forward passes alone (no Grad-CAM): PyTorch {theirs.forward_passes:.1f} ms vs "
+        f"onnxruntime {ours_forward:.1f} ms, {theirs.forward_passes / ours_forward:.1f}x"
+    )
+    print("  (the goal of >= 5x is for the whole analysis, the first ratio)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train both models, export ONNX, measure, write manifest")
     train.add_argument("--out", type=Path, required=True, help="model folder to write")
-    train.add_argument("--seed", type=int, default=0, help="selects the training seeds and init")
+    train.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="selects the initialization and the validation and held-out images (and the training "
+        "images unless --data-seed is given)",
+    )
     train.add_argument(
         "--data-seed", type=int, help="selects the training images only (default: --seed)"
     )
@@ -85,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         weights = args.weights_dir or args.out / "torch"
         if args.csv is not None:
+            if args.data_seed is not None:
+                _parser().error("--data-seed selects synthetic images: not with --csv")
             train_csv(args.csv, args.out, weights, config, args.seed)
         else:
             train_synthetic(

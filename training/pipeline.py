@@ -123,8 +123,8 @@ def train_models(
     else:
         glob.load_state_dict(patch.state_dict())
     glob_hist = train_stage(glob, global_set, config.global_, seed + 1, "global")
-    if config.global_.window_cells is not None and config.global_.max_seconds > 0:
-        # A skipped stage keeps the resumed model exactly as saved, statistics included.
+    trained = config.global_.max_seconds > 0 or resume is None  # else: kept exactly as saved
+    if config.global_.window_cells is not None and trained:
         recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
     t2 = time.monotonic()
     n_images, n_crops = len(global_set.labels), len(patch_set.labels)

@@ -23,6 +23,20 @@ def seeds(base: int, seed: int, count: int) -> list[int]:
     return [base + seed * 10_000 + i for i in range(count)]
 
 
+def _check_disjoint(train_seeds: list[int], config: RunConfig, seed: int) -> None:
+    """Refuse training images that are also validation or held-out images."""
+    for name, base, count in (
+        ("validation", cfg.VALIDATION_SEED_BASE, config.n_validation),
+        ("held-out", cfg.HELD_OUT_SEED_BASE, config.n_held_out),
+    ):
+        other = seeds(base, seed, count)
+        if set(train_seeds) & set(other):
+            raise ValueError(
+                f"training seeds {train_seeds[0]}-{train_seeds[-1]} overlap the {name} seeds "
+                f"{other[0]}-{other[-1]} (--seed {seed}): choose another --data-seed"
+            )
+
+
 def write_manifest(folder: Path, manifest: ModelManifest) -> None:
     """Validate (round trip through the runtime parser) and write manifest.json."""
     data = manifest.to_dict()
@@ -69,6 +83,7 @@ def train_synthetic(
     train_seeds = seeds(
         cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train
     )
+    _check_disjoint(train_seeds, config, seed)
     t0 = time.monotonic()
     train_cases = pipeline.load_cases(train_seeds, config, draft, cache)
     data_seconds = time.monotonic() - t0

@@ -286,16 +286,29 @@ def test_a_closed_window_starts_no_thumbnail_job_from_its_pending_timer(
     made: list[object] = []
     real = main_window_module.make_thumbnail
     monkeypatch.setattr(main_window_module, "make_thumbnail", lambda *a: made.append(a) or real(*a))
+    # Long enough that the timer cannot fire before close() even on a slow runner.
+    monkeypatch.setattr(main_window_module, "THUMBNAIL_DELAY_MS", 2000)
     path = write_mg(tmp_path / "a.dcm", breast_pixels())
     main = MainWindow(settings)
     main.show()
     open_and_wait(qtbot, main, [path])  # the thumbnail timer is now pending
     assert made == []
     main.close()
-    qtbot.wait(main_window_module.THUMBNAIL_DELAY_MS + 200)
+    qtbot.wait(2200)
     assert made == [] and not main.jobs.busy
     main.deleteLater()
     QtWidgets.QApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)
+
+
+def test_a_window_shown_again_after_close_opens_images_again(qtbot, settings, tmp_path):
+    main = MainWindow(settings)
+    qtbot.addWidget(main, before_close_func=lambda w: w.jobs.wait())
+    main.show()
+    main.close()
+    assert not main.jobs.start(lambda: None, returned=lambda _: None)  # closed: refused
+    main.show()
+    open_and_wait(qtbot, main, [write_mg(tmp_path / "a.dcm", breast_pixels())])
+    assert main.grid.canvases[0].display is not None
 
 
 def test_a_job_result_arriving_after_its_window_is_deleted_is_dropped(qtbot, settings):

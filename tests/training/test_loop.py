@@ -109,6 +109,14 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
         with pytest.raises(StopError):
             cli.main([*args, *extra])
         assert asked[-1][0] == first and len(asked[-1]) == cfg.QUICK.n_train
+    # QUICK has 6 training images: data seed 70 would train on validation images 800000-800002
+    with pytest.raises(ValueError, match="overlap the validation seeds 800000-800002"):
+        cli.main([*args, "--data-seed", "70"])
+    with pytest.raises(ValueError, match="overlap the held-out seeds 900000-900002"):
+        cli.main([*args, "--data-seed", "80"])
+    assert len(asked) == 2  # refused before any image was generated
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--out", str(tmp_path / "m"), "--csv", "x.csv", "--data-seed", "1"])
     text = run.training_data_text(cfg.FULL, 0, "synthetic", data_seed=1)
     assert "training seeds 110000-110899" in text
     assert "validation seeds 800000-800179" in text and "held-out seeds 900000-900119" in text

@@ -96,6 +96,8 @@ class AiController(QtCore.QObject):
         # and never hold up image loading in the window's pool.
         self.pool = QtCore.QThreadPool(self)
         self.pool.setMaxThreadCount(1)
+        # Never closed (an analysis asked for while the window closes still runs, as before);
+        # its results are dropped once the controller is deleted.
         self._jobs = Jobs(window.notifier.error, self, self.pool)  # every start names its errored
         self._relay = ProgressRelay(self)
         self._relay.stage.connect(self._on_stage)
@@ -433,7 +435,6 @@ class AiController(QtCore.QObject):
             for entry in self._entries.values():
                 entry.cancel()
             self.wait()
-            self._jobs.close()
         return False
 
 

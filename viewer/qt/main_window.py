@@ -334,12 +334,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+    def showEvent(self, event: QtGui.QShowEvent) -> None:  # noqa: N802 (Qt override)
+        """A window shown again after a close loads images again."""
+        self.jobs.reopen()
+        super().showEvent(event)
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt override)
         """Save settings, finish the workers, stop the decoder processes."""
         self.settings.save_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
+        # Closed first: neither a pending thumbnail timer nor a load finishing during the wait
+        # starts new work on a closing window.
+        self.jobs.close()
         self.jobs.wait()
-        self.jobs.close()  # a thumbnail timer still pending must not start work on a dying window
         for canvas in self.grid.canvases:
             canvas.clear()
         if self._pool is not None:

@@ -128,15 +128,15 @@ class Jobs(QtCore.QObject):
         self._closed = False
 
     def start(self, function: Callable[..., Any], *args: Any, returned: Callable[[Any], None],
-              errored: Callable[[BaseException], None] | None = None) -> None:  # fmt: skip
+              errored: Callable[[BaseException], None] | None = None) -> bool:  # fmt: skip
         """Run `function(*args)` in the pool; `returned` / `errored` run on the GUI thread.
 
-        After `close()` nothing starts, and results that arrive once this object (and so the
-        window owning it) is gone are dropped: a late timer or a slow job cannot reach widgets
-        Qt has already deleted.
+        Between `close()` and `reopen()` nothing starts (False is returned), and results that
+        arrive once this object (and so the window owning it) is gone are dropped: a late timer
+        or a slow job cannot reach widgets Qt has already deleted.
         """
         if self._closed:
-            return
+            return False
         # Errors go to our handler only (superqt would otherwise re-raise them in the GUI thread).
         worker = create_worker(function, *args, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(self._guarded(returned))
@@ -144,10 +144,15 @@ class Jobs(QtCore.QObject):
         worker.finished.connect(lambda: self._running.discard(worker))
         self._running.add(worker)
         self._pool.start(worker)
+        return True
 
     def close(self) -> None:
         """Start no more jobs (the owning window is closing); running ones still deliver."""
         self._closed = True
+
+    def reopen(self) -> None:
+        """Start jobs again (the window was shown again after a close)."""
+        self._closed = False
 
     def _guarded(self, callback: Callable[[Any], None]) -> Callable[[Any], None]:
         def deliver(value: Any) -> None:
