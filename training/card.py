@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.manifest import ModelManifest
+from training.evaluate import NEAR_MISS_MM
 
 TARGETS = {
     ("mass", "image_auc"): 0.95,
@@ -21,6 +22,9 @@ ROWS = (
     ("top_k_crop_recall", "top-6 crop recall (lesion centre in a crop)"),
     ("top_crop_is_highest_scoring", "lesion in the highest-scoring crop"),
     ("pointing_game", "pointing game (global Grad-CAM peak in the lesion)"),
+    ("pointing_missed_no_positive_evidence", "missed: global map all zero"),
+    ("pointing_missed_near", f"missed: peak within {NEAR_MISS_MM:g} mm of the centre"),
+    ("pointing_missed_far", "missed: peak farther away"),
     ("contrast_z_median", "median lesion contrast z (generator)"),
 )
 

@@ -5,7 +5,9 @@ selection, crops and fusion. Definitions:
 - image AUC of a lesion type: images with that lesion vs. images without any lesion;
 - crop AUC: every top-K crop of every image, positive when a lesion centre lies inside it;
 - top-K recall: a lesion is found when its centre lies in one of the image's top-K crops;
-- pointing game: the peak of the global Grad-CAM heatmap lies inside the lesion's mask.
+- pointing game: the peak of the global Grad-CAM heatmap lies inside the lesion's mask; a miss
+  is "no positive evidence" (the map is all zero), near (peak within NEAR_MISS_MM of the lesion
+  centre) or far.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from training.config import RunConfig
 log = logging.getLogger(__name__)
 
 TOP_K = 6
+NEAR_MISS_MM = 10.0
 KINDS = ("mass", "calcification_cluster")
 GLOBAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SENSITIVITIES = (0.9, 0.95)
@@ -43,6 +46,7 @@ class LesionOutcome:
     found_rank: int  # rank of the first crop containing its centre; 0 when not found
     top_scoring_crop: bool  # its crop has the highest crop score of the image
     pointing_hit: bool
+    peak_distance_mm: float | None = None  # global heatmap peak to lesion centre; None: all zero
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,21 @@ def heatmap_peak(result: Result) -> tuple[float, float] | None:
     )
 
 
+def peak_distance_mm(
+    peak: tuple[float, float] | None, centre: tuple[float, float], spacing_mm: float
+) -> float | None:
+    """Distance from the heatmap peak to a lesion centre in mm (None without a peak)."""
+    if peak is None:
+        return None
+    return float(np.hypot(peak[0] - centre[0], peak[1] - centre[1]) * spacing_mm)
+
+
 def outcome_of(
-    result: Result, lesions: Sequence[object], masks: Sequence[np.ndarray], seed: int
+    result: Result,
+    lesions: Sequence[object],
+    masks: Sequence[np.ndarray],
+    seed: int,
+    spacing_mm: float,
 ) -> CaseOutcome:
     """Reduce a Result plus the ground truth (generator lesions and masks) to a CaseOutcome."""
     boxes = [c.box for c in result.crops]
@@ -99,6 +116,7 @@ def outcome_of(
                 rank,
                 best >= 0 and inside[best],
                 hit,
+                peak_distance_mm(peak, centre, spacing_mm),
             )
         )
     centres = [les.center_yx for les in lesions]  # type: ignore[attr-defined]
@@ -129,7 +147,7 @@ def analyze_seeds(folder: Path, seeds: Sequence[int], config: RunConfig) -> list
             view=m.view,
         )
         masks = [lesion_mask(m, lesion) for lesion in m.lesions]
-        out.append(outcome_of(result, m.lesions, masks, seed))
+        out.append(outcome_of(result, m.lesions, masks, seed, m.pixel_spacing_mm))
         if (i + 1) % 20 == 0 or i + 1 == len(seeds):
             log.info("evaluate %d/%d images (%.0f s)", i + 1, len(seeds), time.monotonic() - start)
     return out
@@ -186,6 +204,28 @@ def _median(values: list[float]) -> float | None:
     return float(np.median(values)) if values else None
 
 
+def _pointing_misses(lesions: Sequence[LesionOutcome]) -> dict[str, float | None]:
+    """How the pointing game was missed; with the pointing game these fractions add up to 1."""
+
+    def share(test: Callable[[float | None], bool]) -> float | None:
+        return metrics.mean_or_none(
+            [float(not x.pointing_hit and test(x.peak_distance_mm)) for x in lesions]
+        )
+
+    far = [
+        x.peak_distance_mm
+        for x in lesions
+        if not x.pointing_hit and x.peak_distance_mm is not None
+        and x.peak_distance_mm > NEAR_MISS_MM
+    ]  # fmt: skip
+    return {
+        "pointing_missed_no_positive_evidence": share(lambda d: d is None),
+        "pointing_missed_near": share(lambda d: d is not None and d <= NEAR_MISS_MM),
+        "pointing_missed_far": share(lambda d: d is not None and d > NEAR_MISS_MM),
+        "pointing_missed_far_distance_mm_median": _median([d for d in far if d is not None]),
+    }
+
+
 def summarize(
     cases: Sequence[CaseOutcome], rule: Fusion, points: Sequence[OperatingPoint]
 ) -> dict[str, object]:
@@ -221,6 +261,7 @@ def summarize(
                 [float(x.top_scoring_crop) for x in lesions]
             ),
             "pointing_game": metrics.mean_or_none([float(x.pointing_hit) for x in lesions]),
+            **_pointing_misses(lesions),
             "contrast_z_median": _median([x.contrast for x in lesions]),
             "contrast_z_median_found": _median([x.contrast for x in lesions if x.found]),
             "contrast_z_median_missed": _median([x.contrast for x in lesions if not x.found]),

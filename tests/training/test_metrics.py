@@ -60,3 +60,35 @@ def test_model_card_names_the_runs_and_shows_the_validation_table() -> None:
     assert "On the 180 validation images" in text
     assert "| 0.876 |" in text  # the validation mass AUC, in its own table
     assert "| 0.500 |" in text  # the held-out one
+
+
+def test_pointing_misses_are_split_into_no_evidence_near_and_far() -> None:
+    from inference.manifest import Fusion
+    from training.evaluate import CaseOutcome, LesionOutcome, peak_distance_mm, summarize
+
+    assert peak_distance_mm(None, (10.0, 10.0), 0.07) is None
+    assert peak_distance_mm((10.0, 110.0), (10.0, 10.0), 0.07) == pytest.approx(7.0)
+
+    def mass(seed: int, hit: bool, distance: float | None) -> CaseOutcome:
+        lesion = LesionOutcome("mass", 1.2, True, 1, True, hit, distance)
+        return CaseOutcome(seed, ("mass",), 1.0, (1.0,), (True,), (lesion,))
+
+    normal = CaseOutcome(0, (), -1.0, (-1.0,), (False,), ())
+    cases = [
+        normal,
+        mass(1, True, 2.0),
+        mass(2, True, 4.0),
+        mass(3, False, None),  # all-zero map
+        mass(4, False, 6.0),  # near miss
+        mass(5, False, 50.0),
+        mass(6, False, 150.0),
+    ]
+    out = summarize(cases, Fusion(global_weight=0.5), [])["mass"]
+    assert isinstance(out, dict)
+    assert out["pointing_game"] == pytest.approx(2 / 6)
+    assert out["pointing_missed_no_positive_evidence"] == pytest.approx(1 / 6)
+    assert out["pointing_missed_near"] == pytest.approx(1 / 6)
+    assert out["pointing_missed_far"] == pytest.approx(2 / 6)
+    assert out["pointing_missed_far_distance_mm_median"] == pytest.approx(100.0)
+    parts = ("pointing_game", "pointing_missed_no_positive_evidence", "pointing_missed_near")
+    assert sum(out[k] for k in (*parts, "pointing_missed_far")) == pytest.approx(1.0)
