@@ -212,17 +212,13 @@ def _pointing_misses(lesions: Sequence[LesionOutcome]) -> dict[str, float | None
             [float(not x.pointing_hit and test(x.peak_distance_mm)) for x in lesions]
         )
 
-    far = [
-        x.peak_distance_mm
-        for x in lesions
-        if not x.pointing_hit and x.peak_distance_mm is not None
-        and x.peak_distance_mm > NEAR_MISS_MM
-    ]  # fmt: skip
+    missed = [x.peak_distance_mm for x in lesions if not x.pointing_hit]
+    far = [d for d in missed if d is not None and d > NEAR_MISS_MM]
     return {
         "pointing_missed_no_positive_evidence": share(lambda d: d is None),
         "pointing_missed_near": share(lambda d: d is not None and d <= NEAR_MISS_MM),
         "pointing_missed_far": share(lambda d: d is not None and d > NEAR_MISS_MM),
-        "pointing_missed_far_distance_mm_median": _median([d for d in far if d is not None]),
+        "pointing_missed_far_distance_mm_median": _median(far),
     }
 
 

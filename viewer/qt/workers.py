@@ -123,7 +123,7 @@ class Jobs(QtCore.QObject):
     ) -> None:
         super().__init__(parent)
         self._on_error = on_error
-        self._pool = pool or QtCore.QThreadPool.globalInstance()
+        self._pool = pool if pool is not None else QtCore.QThreadPool.globalInstance()
         self._running: set[Any] = set()
         self._closed = False
 
