@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,22 @@ class Batchable:
     labels: np.ndarray
     cell_targets: np.ndarray
     positive_weights: np.ndarray | None = None
+
+
+def crop_set(cases: Sequence[Mapping[str, np.ndarray]], weights: Sequence[float]) -> Batchable:
+    """The crops of case arrays (keys "crops", "crop_labels", "crop_cover") as one training set;
+    each crop is drawn as a positive with its case's weight."""
+    return Batchable(
+        np.concatenate([c["crops"] for c in cases]),
+        np.concatenate([c["crop_labels"] for c in cases]).astype(np.float32),
+        np.concatenate([c["crop_cover"] for c in cases]),
+        np.concatenate(
+            [
+                np.full(len(c["crop_labels"]), w, np.float32)
+                for c, w in zip(cases, weights, strict=True)
+            ]
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import torch
 from inference.manifest import ModelManifest, manifest_from_dict
 from inference.regions import select_regions
 from training import data, prep
-from training.loop import Batchable
+from training.loop import Batchable, crop_set
 from training.metrics import box_contains
 from training.models import CamClassifier
 
@@ -170,16 +170,7 @@ def mined_set(
         for i, seed in enumerate(seeds):
             cases.append(mined_case(cache, glob, data.case_spec(seed), manifest, top_k, shape))
             _progress(i, len(seeds), start)
-    weights = [
-        np.full(len(c["crop_labels"]), data.positive_weight(data.case_spec(s), mass_weight))
-        for c, s in zip(cases, seeds, strict=True)
-    ]
-    return Batchable(
-        np.concatenate([c["crops"] for c in cases]),
-        np.concatenate([c["crop_labels"] for c in cases]).astype(np.float32),
-        np.concatenate([c["crop_cover"] for c in cases]),
-        np.concatenate(weights).astype(np.float32),
-    )
+    return crop_set(cases, [data.positive_weight(data.case_spec(s), mass_weight) for s in seeds])
 
 
 def _progress(i: int, n: int, start: float) -> None:

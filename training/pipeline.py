@@ -16,7 +16,7 @@ from inference.manifest import ModelManifest
 from training import data
 from training.config import RunConfig
 from training.export import export_model, sha256_of
-from training.loop import Batchable, recalibrate_batchnorm, train_stage
+from training.loop import Batchable, crop_set, recalibrate_batchnorm, train_stage
 from training.mining import mined_set
 from training.models import CamClassifier, count_parameters
 
@@ -56,18 +56,7 @@ def stack_sets(cases: list[dict[str, np.ndarray]]) -> tuple[Batchable, Batchable
         np.stack([c["global_cover"] for c in cases]),
         np.array(weights, np.float32),
     )
-    patch_set = Batchable(
-        np.concatenate([c["crops"] for c in cases]),
-        np.concatenate([c["crop_labels"] for c in cases]).astype(np.float32),
-        np.concatenate([c["crop_cover"] for c in cases]),
-        np.concatenate(
-            [
-                np.full(len(c["crop_labels"]), w, np.float32)
-                for c, w in zip(cases, weights, strict=True)
-            ]
-        ),
-    )
-    return global_set, patch_set
+    return global_set, crop_set(cases, weights)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,8 @@ longer shown, and routes every error to the window's one `Notifier`. Results go 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
@@ -107,16 +105,6 @@ class AiController(QtCore.QObject):
         window.installEventFilter(self)
         self.load_model()
 
-    def _start(
-        self,
-        function: Callable[..., Any],
-        *args: Any,
-        returned: Callable[[Any], None],
-        errored: Callable[[BaseException], None],
-    ) -> None:
-        """Run `function(*args)` in the AI thread; the callbacks run on the GUI thread."""
-        self._jobs.start(function, *args, returned=returned, errored=errored)
-
     def wait(self, timeout_ms: int = 30000) -> None:
         """Block until the AI thread is idle and its signals were delivered (tests, shutdown)."""
         self._jobs.wait(timeout_ms)
@@ -143,7 +131,7 @@ class AiController(QtCore.QObject):
             self._model_ready()
             return
         self.ui.show_progress(f"AI: loading model {key.model_dir.name}…")
-        self._start(
+        self._jobs.start(
             load_analyzer,
             key,
             returned=lambda a: self._on_loaded(key, a),
@@ -289,7 +277,7 @@ class AiController(QtCore.QObject):
         entry.request, self._running = request, entry
         entry.findings.set_stage(Stage.SEGMENTING)
         self._show_stage(Stage.SEGMENTING)
-        self._start(
+        self._jobs.start(
             run_analysis,
             request,
             self.analyzer,
