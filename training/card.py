@@ -65,7 +65,8 @@ def _validation(validation: Any) -> list[str]:
     if not isinstance(validation, Mapping):
         return []
     return [
-        f"On the {validation.get('images')} validation images (which also chose the "
+        f"On the {validation.get('images')} validation images (seeds "
+        f"{validation.get('seeds', 'not recorded')}; they also chose the "
         f"fusion and the operating points, so they are not independent): image AUC "
         f"{_fmt(validation.get('image_auc'))}, crop-level AUC {_fmt(validation.get('crop_auc'))}.",
         "",
@@ -90,7 +91,8 @@ def model_card(manifest: ModelManifest) -> str:
         "mammograms.",
         "",
         *_provenance(m.get("training")),
-        f"Held-out images: {m.get('held_out_images')} ({m.get('held_out_normal_images')} normal).",
+        f"Held-out images: {m.get('held_out_images')} ({m.get('held_out_normal_images')} normal; "
+        f"seeds {m.get('held_out_seeds', 'not recorded')}).",
         f"Image AUC, all lesions: {_fmt(m.get('image_auc'))}; crop-level AUC: "
         f"{_fmt(m.get('crop_auc'))}; fusion: global weight {manifest.fusion.global_weight}, "
         f"crops {manifest.fusion.crop_aggregation}.",

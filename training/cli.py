@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--patch-minutes", type=float, help="wall-time budget of the patch stage")
     train.add_argument("--global-minutes", type=float, help="wall-time budget of the global stage")
     train.add_argument("--mined-minutes", type=float, help="budget of the mined-crop patch stage")
+    train.add_argument(
+        "--hard-minutes", type=float, help="budget of the global model's false-positive stage"
+    )
     train.add_argument("--lr-scale", type=float, default=1.0, help="multiplies all learning rates")
     ev = sub.add_parser("evaluate", help="measure a model folder on held-out synthetic images")
     ev.add_argument("--model", type=Path, required=True)
@@ -61,11 +64,12 @@ def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig
         ("patch", args.patch_minutes),
         ("global_", args.global_minutes),
         ("patch_mined", args.mined_minutes),
+        ("global_hard", args.hard_minutes),
     ):
         stage = getattr(config, name)
         if stage is None:
             continue
-        if name == "patch_mined" and minutes == 0:
+        if name in ("patch_mined", "global_hard") and minutes == 0:
             stages[name] = None
             continue
         changes: dict[str, float] = {"learning_rate": stage.learning_rate * args.lr_scale}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from inference.manifest import (
@@ -49,15 +50,32 @@ class RunConfig:
     mined_images: int = 0  # training images whose global top-K crops fine-tune the patch model
     mined_top_k: int = 6
     patch_mined: StageConfig | None = None  # that last patch stage (None: no mining)
+    # The global model fine-tuned with windows around its own false-positive peaks (None: no)
+    global_hard: StageConfig | None = None
+    hard_per_image: int = 2  # false-positive peaks mined per training image
+    hard_exclusion: int = 4  # cells kept between a peak and a lesion cell (or another peak)
     highpass_sigma_mm: float = 0.5
     highpass_scale: float = 4.0
     notes: dict[str, str] = field(default_factory=dict)
 
 
+_FULL_GLOBAL = StageConfig(
+    epochs=1000,
+    batch_size=8,
+    learning_rate=1e-3,
+    dense_weight=1.0,
+    flip_horizontal=False,
+    max_seconds=40 * 60,
+    window_cells=(32, 26),
+)
+_QUICK_GLOBAL = dataclasses.replace(
+    _FULL_GLOBAL, epochs=1, batch_size=2, max_seconds=float("inf"), window_cells=(8, 6)
+)
+
 FULL = RunConfig(
     n_train=900,
-    n_validation=180,
-    n_held_out=120,
+    n_validation=600,
+    n_held_out=600,
     global_hw=(1024, 832),
     crop_size=256,
     image_shape=None,
@@ -67,14 +85,9 @@ FULL = RunConfig(
     patch=StageConfig(
         epochs=100, batch_size=32, learning_rate=2e-3, dense_weight=0.5, max_seconds=10 * 60
     ),
-    global_=StageConfig(
-        epochs=1000,
-        batch_size=8,
-        learning_rate=1e-3,
-        dense_weight=1.0,
-        flip_horizontal=False,
-        max_seconds=40 * 60,
-        window_cells=(32, 26),
+    global_=_FULL_GLOBAL,
+    global_hard=dataclasses.replace(
+        _FULL_GLOBAL, learning_rate=3e-4, max_seconds=20 * 60, hard_fraction=0.375
     ),
     mass_weight=2.0,
     mined_images=600,
@@ -94,14 +107,8 @@ QUICK = RunConfig(
     crops_per_lesion=2,
     normal_crops=2,
     patch=StageConfig(epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=0.5),
-    global_=StageConfig(
-        epochs=1,
-        batch_size=2,
-        learning_rate=1e-3,
-        dense_weight=1.0,
-        flip_horizontal=False,
-        window_cells=(8, 6),
-    ),
+    global_=_QUICK_GLOBAL,
+    global_hard=dataclasses.replace(_QUICK_GLOBAL, batch_size=4, hard_fraction=0.5),
     widths=(8, 8, 8, 8, 8),
     mined_images=3,
     mined_top_k=2,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from torch.nn import functional
 
 from training.models import CamClassifier
@@ -24,12 +25,16 @@ class Batchable:
     ``cell_targets`` [N, h, w] is the share of each CAM cell covered by a lesion (0..1).
     ``positive_weights`` [N] (optional) makes some positives more likely in a batch (for
     example masses, the harder lesion type); None draws positives uniformly.
+    ``hard_cells`` [M, 3] (optional; rows: input index, cell row, cell column) are the model's
+    own false-positive peaks (see `hard_cells`): with a stage's ``hard_fraction`` > 0, that share
+    of every batch is windows around them.
     """
 
     inputs: np.ndarray
     labels: np.ndarray
     cell_targets: np.ndarray
     positive_weights: np.ndarray | None = None
+    hard_cells: np.ndarray | None = None
 
 
 def crop_set(cases: Sequence[Mapping[str, np.ndarray]], weights: Sequence[float]) -> Batchable:
@@ -60,6 +65,7 @@ class StageConfig:
     flip_horizontal: bool = True
     max_seconds: float = float("inf")  # wall-time budget; the cosine schedule follows it too
     window_cells: tuple[int, int] | None = None  # train on windows of this many CAM cells
+    hard_fraction: float = 0.0  # share of each batch from windows around Batchable.hard_cells
 
 
 def _augment(
@@ -102,30 +108,46 @@ def _loss(
 def _batch(
     data: Batchable, config: StageConfig, rng: np.random.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """A class-balanced, augmented batch (half positives, half negatives).
+    """A class-balanced, augmented batch (half positives, the rest negatives).
 
-    Positives are drawn with ``data.positive_weights`` when given."""
+    Positives are drawn with ``data.positive_weights`` when given. With ``config.hard_fraction``
+    and ``data.hard_cells``, that share of the batch (taken from the negatives' half) is windows
+    around hard cells instead, labelled by whether the window holds a lesion cell."""
     pos_idx = np.flatnonzero(data.labels > 0.5)
     neg_idx = np.flatnonzero(data.labels <= 0.5)
     half = config.batch_size // 2
+    n_hard = 0
+    if data.hard_cells is not None and len(data.hard_cells) and config.window_cells is not None:
+        n_hard = min(config.batch_size - half, round(config.batch_size * config.hard_fraction))
     p = None
     if data.positive_weights is not None:
         w = data.positive_weights[pos_idx].astype(np.float64)
         p = w / w.sum()
+    n_neg = config.batch_size - half - n_hard
     idx = np.concatenate(
         [
             rng.choice(pos_idx, half, replace=len(pos_idx) < half, p=p),
-            rng.choice(neg_idx, config.batch_size - half, replace=len(neg_idx) < half),
+            rng.choice(neg_idx, n_neg, replace=len(neg_idx) < n_neg),
         ]
     )
-    xs, ts = [], []
+    xs, ts, ys = [], [], []
     for i in idx:
         x, t = data.inputs[i], data.cell_targets[i]
         if config.window_cells is not None:
             x, t = _window(x, t, bool(data.labels[i] > 0.5), config.window_cells, rng)
         xs.append(x.astype(np.float32))
         ts.append(t.astype(np.float32))
-    y = torch.from_numpy(data.labels[idx].astype(np.float32))
+        ys.append(float(data.labels[i]))
+    if n_hard:
+        assert data.hard_cells is not None and config.window_cells is not None
+        for i, r, c in data.hard_cells[rng.choice(len(data.hard_cells), n_hard)]:
+            x, t = _window_at(
+                data.inputs[i], data.cell_targets[i], (int(r), int(c)), config.window_cells, rng
+            )
+            xs.append(x.astype(np.float32))
+            ts.append(t.astype(np.float32))
+            ys.append(float((t > 0).any()))
+    y = torch.tensor(ys, dtype=torch.float32)
     x, t = _augment(
         torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ts)), rng, config.flip_horizontal
     )
@@ -145,6 +167,19 @@ def _window(
     else:
         breast = np.argwhere(x[0, stride // 2 :: stride, stride // 2 :: stride] != 0)
         centre = breast[rng.integers(len(breast))] if len(breast) else np.array(t.shape) // 2
+    return _window_at(x, t, (int(centre[0]), int(centre[1])), cells, rng)
+
+
+def _window_at(
+    x: np.ndarray,
+    t: np.ndarray,
+    centre: tuple[int, int],
+    cells: tuple[int, int],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window of ``cells`` CAM cells holding cell ``centre`` at a random place (clipped to the
+    image)."""
+    stride = x.shape[-1] // t.shape[-1]
     start = []
     for axis in range(2):
         first = centre[axis] - rng.integers(0, cells[axis])
@@ -155,6 +190,51 @@ def _window(
         x[:, r * stride : (r + h) * stride, c * stride : (c + w) * stride],
         t[r : r + h, c : c + w],
     )
+
+
+@torch.no_grad()
+def hard_cells(
+    model: CamClassifier,
+    data: Batchable,
+    per_image: int,
+    exclusion: int,
+    batch_size: int = 4,
+) -> np.ndarray:
+    """The model's strongest false-positive cells: [M, 3] rows (input index, cell row, column).
+
+    For every input (whole image, eval mode) the ``per_image`` highest cells of the CAM inside
+    the breast, at least ``exclusion`` cells (Chebyshev) from any lesion cell and from each
+    other. Inputs whose lesion cells are unknown (cell targets -1) are skipped: a peak there may
+    be the lesion."""
+    model.eval()
+    rows: list[tuple[int, int, int]] = []
+    for start in range(0, len(data.labels), batch_size):
+        x = torch.from_numpy(data.inputs[start : start + batch_size].astype(np.float32))
+        cams = model(x)[1][:, 0].numpy()
+        stride = x.shape[-1] // cams.shape[-1]
+        for j, cam in enumerate(cams):
+            i = start + j
+            t = data.cell_targets[i]
+            if (t < 0).any():
+                continue
+            free = x[j, 0, stride // 2 :: stride, stride // 2 :: stride].numpy() != 0
+            free = free[: cam.shape[0], : cam.shape[1]] & ~_grow(t > 0, exclusion)
+            score = np.where(free, cam, -np.inf)
+            for _ in range(per_image):
+                flat = int(np.argmax(score))
+                if not np.isfinite(score.flat[flat]):
+                    break
+                r, c = divmod(flat, score.shape[1])
+                rows.append((i, r, c))
+                score[max(0, r - exclusion) : r + exclusion + 1,
+                      max(0, c - exclusion) : c + exclusion + 1] = -np.inf  # fmt: skip
+    return np.array(rows, np.int64).reshape(-1, 3)
+
+
+def _grow(mask: np.ndarray, cells: int) -> np.ndarray:
+    """``mask`` dilated by a square of side 2 * ``cells`` + 1."""
+    side = 2 * cells + 1
+    return np.asarray(sliding_window_view(np.pad(mask, cells), (side, side)).any(axis=(-2, -1)))
 
 
 @torch.no_grad()

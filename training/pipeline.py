@@ -16,7 +16,7 @@ from inference.manifest import ModelManifest
 from training import data
 from training.config import RunConfig
 from training.export import export_model, sha256_of
-from training.loop import Batchable, crop_set, recalibrate_batchnorm, train_stage
+from training.loop import Batchable, crop_set, hard_cells, recalibrate_batchnorm, train_stage
 from training.mining import mined_set
 from training.models import CamClassifier, count_parameters
 
@@ -115,6 +115,8 @@ def train_models(
     trained = config.global_.max_seconds > 0 or resume is None  # else: kept exactly as saved
     if config.global_.window_cells is not None and trained:
         recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
+    t_global = time.monotonic()
+    hard_hist, hard_info = _hard_stage(glob, global_set, config, seed + 3)
     t2 = time.monotonic()
     n_images, n_crops = len(global_set.labels), len(patch_set.labels)
     del global_set  # not needed by the mined stage: about 3 GB for 900 cases
@@ -146,9 +148,11 @@ def train_models(
         mined_info["patch_mined_seconds"] = round(time.monotonic() - t_mined, 1)
     info: dict[str, object] = {
         "patch_train_seconds": round(t1 - t0, 1),
-        "global_train_seconds": round(t2 - t1, 1),
+        "global_train_seconds": round(t_global - t1, 1),
         "patch_loss_per_epoch": [round(v, 4) for v in patch_hist],
         "global_loss_per_epoch": [round(v, 4) for v in glob_hist],
+        **hard_info,
+        "global_hard_loss_per_epoch": [round(v, 4) for v in hard_hist],
         **mined_info,
         "patch_mined_loss_per_epoch": [round(v, 4) for v in mined_hist],
         "architecture": {
@@ -164,6 +168,33 @@ def train_models(
         "train_crops": n_crops,
     }
     return patch, glob, info
+
+
+def _hard_stage(
+    glob: CamClassifier, global_set: Batchable, config: RunConfig, seed: int
+) -> tuple[list[float], dict[str, object]]:
+    """Fine-tune the global model with windows around its own false-positive peaks (mined once,
+    on whole training images), then re-estimate BatchNorm. No-op without ``config.global_hard``
+    or with a 0 budget."""
+    stage = config.global_hard
+    if stage is None or stage.max_seconds <= 0:
+        return [], {}
+    start = time.monotonic()
+    cells = hard_cells(glob, global_set, config.hard_per_image, config.hard_exclusion)
+    in_lesion = int(sum(global_set.labels[i] > 0.5 for i in cells[:, 0]))
+    log.info("global-hard: %d false-positive peaks (%d in lesion images)", len(cells), in_lesion)
+    mined = time.monotonic() - start
+    history = train_stage(
+        glob, dataclasses.replace(global_set, hard_cells=cells), stage, seed, "global-hard"
+    )
+    if history and stage.window_cells is not None:
+        recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
+    return history, {
+        "global_hard_mining_seconds": round(mined, 1),
+        "global_hard_peaks": len(cells),
+        "global_hard_stage": dataclasses.asdict(stage),
+        "global_hard_seconds": round(time.monotonic() - start - mined, 1),
+    }
 
 
 def _concat(a: Batchable, b: Batchable) -> Batchable:

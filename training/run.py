@@ -49,19 +49,19 @@ def read_manifest(folder: Path) -> ModelManifest:
     return manifest_from_dict(json.loads((folder / MANIFEST_FILE).read_text()))
 
 
-def training_data_text(
-    config: RunConfig, seed: int, source: str, data_seed: int | None = None
-) -> str:
-    """The manifest's plain-words description of the training data."""
+def training_data_text(config: RunConfig, seed: int, data_seed: int | None = None) -> str:
+    """The manifest's plain-words description of the training data (the validation and
+    held-out images are named with the metrics, by `evaluate_folder`)."""
     tr = seeds(cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train)
-    va = seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation)
-    ho = seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out)
     return (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); "
         f"training seeds {tr[0]}-{tr[-1]} ({len(tr)} images, 1/3 normal, 1/3 one mass, "
-        f"1/3 one calcification cluster), validation seeds {va[0]}-{va[-1]} (operating points "
-        f"and fusion weight), held-out seeds {ho[0]}-{ho[-1]} (metrics)."
+        "1/3 one calcification cluster)."
     )
+
+
+def _seed_range(values: list[int]) -> str:
+    return f"{values[0]}-{values[-1]}" if values else "none"
 
 
 def train_synthetic(
@@ -95,7 +95,7 @@ def train_synthetic(
         info["resumed_from"] = _previous_log(resume)
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     manifest = dataclasses.replace(
-        manifest, training_data=training_data_text(config, seed, "synthetic", data_seed)
+        manifest, training_data=training_data_text(config, seed, data_seed)
     )
     write_manifest(out, manifest)
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -146,17 +146,19 @@ def evaluate_folder(
     from training import evaluate
 
     manifest = read_manifest(folder)
-    val = evaluate.analyze_seeds(
-        folder, seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation), config
-    )
-    held = evaluate.analyze_seeds(
-        folder, seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out), config
-    )
+    val_seeds = seeds(cfg.VALIDATION_SEED_BASE, seed, config.n_validation)
+    held_seeds = seeds(cfg.HELD_OUT_SEED_BASE, seed, config.n_held_out)
+    val = evaluate.analyze_seeds(folder, val_seeds, config)
+    held = evaluate.analyze_seeds(folder, held_seeds, config)
     fusion, points = evaluate.calibrate(val, manifest)
     metrics = evaluate.summarize(held, fusion, points)
+    metrics["held_out_seeds"] = _seed_range(held_seeds)
     # The validation set chose the fusion and the operating points (so it is optimistic there),
     # but it is larger: its figures are kept beside the held-out ones as a second estimate.
-    metrics["validation"] = validation_summary(evaluate.summarize(val, fusion, points))
+    metrics["validation"] = {
+        **validation_summary(evaluate.summarize(val, fusion, points)),
+        "seeds": _seed_range(val_seeds),
+    }
     if "training" in manifest.metrics:
         metrics["training"] = manifest.metrics["training"]
     metrics.update(extra or {})

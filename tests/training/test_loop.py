@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
-from training.loop import Batchable, StageConfig, _batch
+from training.loop import Batchable, StageConfig, _batch  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -42,7 +42,7 @@ def test_positive_weights_set_how_often_each_positive_is_drawn() -> None:
     assert abs(weighted[3] / weighted[3:].sum() - 1 / 3) < 0.05
 
 
-def test_command_line_budgets_and_the_mined_stage_switch() -> None:
+def test_command_line_budgets_and_the_mined_and_hard_stage_switches() -> None:
     from training import config as cfg
     from training.cli import _overrides, _parser
 
@@ -59,6 +59,10 @@ def test_command_line_budgets_and_the_mined_stage_switch() -> None:
     assert changed.patch_mined.learning_rate == cfg.FULL.patch_mined.learning_rate * 0.5
     assert changed.global_.max_seconds == 420
     assert changed.patch.max_seconds == cfg.FULL.patch.max_seconds
+    assert default.global_hard == cfg.FULL.global_hard is not None
+    assert run("--hard-minutes", "0").global_hard is None
+    hard = run("--hard-minutes", "3").global_hard
+    assert hard is not None and hard.max_seconds == 180
 
 
 def test_mass_cases_and_their_crops_carry_the_mass_weight(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -117,9 +121,8 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
     assert len(asked) == 2  # refused before any image was generated
     with pytest.raises(SystemExit):
         cli.main(["train", "--out", str(tmp_path / "m"), "--csv", "x.csv", "--data-seed", "1"])
-    text = run.training_data_text(cfg.FULL, 0, "synthetic", data_seed=1)
-    assert "training seeds 110000-110899" in text
-    assert "validation seeds 800000-800179" in text and "held-out seeds 900000-900119" in text
+    text = run.training_data_text(cfg.FULL, 0, data_seed=1)
+    assert "training seeds 110000-110899 (900 images" in text and "no real patient" in text
 
 
 def test_a_skipped_global_stage_keeps_the_resumed_global_model_exactly(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -137,6 +140,7 @@ def test_a_skipped_global_stage_keeps_the_resumed_global_model_exactly(tmp_path)
         patch=dataclasses.replace(quick.patch, max_seconds=0),
         global_=dataclasses.replace(quick.global_, max_seconds=0),
         patch_mined=None,
+        global_hard=None,
     )
     assert config.global_.window_cells is not None  # the case where BatchNorm is recalibrated
     torch.manual_seed(5)
@@ -150,3 +154,84 @@ def test_a_skipped_global_stage_keeps_the_resumed_global_model_exactly(tmp_path)
     _, glob, _ = train_models(config, cases, 0, resume=tmp_path / "w")
     for name, value in saved[1].state_dict().items():
         assert torch.equal(glob.state_dict()[name], value), name
+
+
+class _FixedCam(torch.nn.Module):  # type: ignore[misc]
+    """Returns a given CAM for every input (logit unused by `hard_cells`)."""
+
+    def __init__(self, cam: np.ndarray) -> None:
+        super().__init__()
+        self.cam = torch.from_numpy(cam)
+
+    def forward(self, x):  # type: ignore[no-untyped-def]
+        n = x.shape[0]
+        return torch.zeros(n, 1), self.cam.expand(n, 1, *self.cam.shape)
+
+
+def test_hard_cells_are_the_strongest_peaks_away_from_lesions_and_outside_nothing() -> None:
+    from training.loop import hard_cells
+
+    stride, h, w = 4, 12, 12
+    inputs = np.zeros((2, 1, h * stride, w * stride), np.float32)
+    inputs[:, :, :, : 10 * stride] = 1.0  # breast: cell columns 0-9
+    targets = np.zeros((2, h, w), np.float32)
+    targets[0, 2, 2] = 0.5  # a lesion cell in image 0
+    targets[1] = -1.0  # image 1: lesion cells unknown, skipped
+    cam = np.zeros((h, w), np.float32)
+    cam[2, 2] = 9.0  # the lesion itself
+    cam[4, 5] = 8.0  # 3 cells from the lesion: inside the exclusion of 3
+    cam[5, 11] = 7.0  # outside the breast
+    cam[9, 8] = 6.0  # the strongest false positive
+    cam[10, 9] = 5.0  # next to it: suppressed
+    cam[2, 8] = 4.0  # the second false positive
+    data = Batchable(inputs, np.array([1, 0], np.float32), targets)
+    rows = hard_cells(_FixedCam(cam), data, per_image=2, exclusion=3)  # type: ignore[arg-type]
+    assert rows.tolist() == [[0, 9, 8], [0, 2, 8]]
+    more = hard_cells(_FixedCam(cam), data, per_image=6, exclusion=3)  # type: ignore[arg-type]
+    assert more[:2].tolist() == rows.tolist() and len(more) == 6
+    for _, r, c in more:  # never near the lesion, never outside the breast, 4 cells apart
+        assert max(abs(r - 2), abs(c - 2)) > 3 and c < 10
+    cells = more[:, 1:]
+    gaps = [np.abs(cells[i] - cells[j]).max() for i in range(6) for j in range(i)]
+    assert min(gaps) > 3
+
+
+def test_hard_windows_hold_their_cell_and_are_labelled_by_what_they_contain() -> None:
+    stride, h, w = 4, 12, 12
+    n = 3
+    # channel 1 (left alone by the gain augmentation) names each cell: 1000 * image + 10 * row
+    # + column, so a window says where it came from
+    inputs = np.ones((n, 2, h * stride, w * stride), np.float32)
+    rows, cols = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        inputs[i, 1] = np.kron(1000 * i + 10 * rows + cols, np.ones((stride, stride)))
+    targets = np.zeros((n, h, w), np.float32)
+    targets[0, 1, 1] = 1.0  # image 0 has a lesion cell at (1, 1)
+    labels = np.array([1, 0, 0], np.float32)
+    hard = np.array([[0, 10, 10], [1, 6, 6]], np.int64)  # far from image 0's lesion; image 1
+    data = Batchable(inputs, labels, targets, hard_cells=hard)
+    config = StageConfig(
+        epochs=1, batch_size=8, learning_rate=1e-3, dense_weight=1.0,
+        window_cells=(4, 4), hard_fraction=0.5,
+    )  # fmt: skip
+    rng = np.random.default_rng(1)
+    seen = set()
+    for _ in range(50):
+        x, y, t = _batch(data, config, rng)
+        assert x.shape == (8, 2, 16, 16) and y[:4].tolist() == [1.0] * 4
+        for k in range(4, 8):  # the hard half (no random negatives left): windows at hard cells
+            ids = set(x[k, 1].numpy().astype(int).ravel().tolist())
+            held = {c for c in (110, 1066) if c in ids}
+            assert len(held) == 1
+            seen |= held
+            assert float(y[k]) == 0.0 and float(t[k].max()) == 0.0  # no lesion in them
+    assert seen == {110, 1066}  # both hard cells were used
+    # a hard window that holds a lesion cell is a positive
+    near = Batchable(inputs, labels, targets, hard_cells=np.array([[0, 2, 2]], np.int64))
+    labels_seen = set()
+    for _ in range(20):
+        _, y, t = _batch(near, config, rng)
+        for k in range(4, 8):
+            assert float(y[k]) == float(t[k].max() > 0)
+            labels_seen.add(float(y[k]))
+    assert labels_seen == {0.0, 1.0}  # (2, 2) is 1 cell from the lesion: windows with and without

@@ -49,15 +49,22 @@ def test_model_card_names_the_runs_and_shows_the_validation_table() -> None:
 
     metrics = {
         "held_out_images": 120,
+        "held_out_seeds": "900000-900119",
         "mass": {"image_auc": 0.5},
         "training": {"global_model": "run 4", "patch_model": "run 3 + mined"},
-        "validation": {"images": 180, "image_auc": 0.9, "mass": {"image_auc": 0.8765}},
+        "validation": {
+            "images": 180,
+            "seeds": "800000-800179",
+            "image_auc": 0.9,
+            "mass": {"image_auc": 0.8765},
+        },
     }
     manifest = dataclasses.replace(cfg.draft_manifest(cfg.QUICK), metrics=metrics)
     text = model_card(manifest)
     assert "- Global model: run 4" in text
     assert "- Patch model: run 3 + mined" in text
-    assert "On the 180 validation images" in text
+    assert "On the 180 validation images (seeds 800000-800179;" in text
+    assert "seeds 900000-900119)" in text
     assert "| 0.876 |" in text  # the validation mass AUC, in its own table
     assert "| 0.500 |" in text  # the held-out one
 

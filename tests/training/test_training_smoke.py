@@ -46,6 +46,8 @@ def test_quick_training_writes_a_loadable_model(quick_model: Path) -> None:
     assert log["train_images"] == cfg.QUICK.n_train
     # the last patch stage ran on the global model's own crops of the first training images
     assert len(log["patch_mined_loss_per_epoch"]) == 1
+    # the global model's false-positive stage ran on windows around its own peaks
+    assert len(log["global_hard_loss_per_epoch"]) == 1 and log["global_hard_peaks"] > 0
     mined = list((quick_model.parent / "cache").glob("mined*/case_*.npz"))
     assert len(mined) == cfg.QUICK.mined_images
 
