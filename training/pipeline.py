@@ -76,9 +76,10 @@ def train_models(
     resume: Path | None = None,
     mining: Mining | None = None,
 ) -> tuple[CamClassifier, CamClassifier, dict[str, object]]:
-    """Patch model first, then the global model initialized from the patch backbone, then
-    (with ``mining`` and ``config.patch_mined``) the patch model fine-tuned on its own crops plus
-    the global model's top-K crops of ``config.mined_images`` training images.
+    """Patch model first, then the global model initialized from the patch backbone, then (with
+    ``config.global_hard``) the global model fine-tuned on windows around its own false-positive
+    peaks, then (with ``mining`` and ``config.patch_mined``) the patch model fine-tuned on its
+    own crops plus the global model's top-K crops of ``config.mined_images`` training images.
 
     With ``resume`` (a weights folder of an earlier run) both models continue from their own
     saved weights instead (a warm restart of the schedule). ``cases`` is emptied once stacked:
@@ -179,19 +180,28 @@ def _hard_stage(
     stage = config.global_hard
     if stage is None or stage.max_seconds <= 0:
         return [], {}
+    if stage.window_cells is None or stage.hard_fraction <= 0:
+        raise ValueError(
+            f"global_hard stage: window_cells {stage.window_cells}, hard_fraction "
+            f"{stage.hard_fraction}: expected windows and a hard fraction > 0"
+        )
     start = time.monotonic()
     cells = hard_cells(glob, global_set, config.hard_per_image, config.hard_exclusion)
-    in_lesion = int(sum(global_set.labels[i] > 0.5 for i in cells[:, 0]))
+    if not len(cells):  # e.g. a CSV run whose images have no lesion boxes: nothing to mine
+        log.info("global-hard: no image with known lesion cells, stage skipped")
+        return [], {"global_hard_peaks": 0}
+    in_lesion = int((global_set.labels[cells[:, 0]] > 0.5).sum())
     log.info("global-hard: %d false-positive peaks (%d in lesion images)", len(cells), in_lesion)
     mined = time.monotonic() - start
     history = train_stage(
         glob, dataclasses.replace(global_set, hard_cells=cells), stage, seed, "global-hard"
     )
-    if history and stage.window_cells is not None:
+    if history:
         recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
     return history, {
         "global_hard_mining_seconds": round(mined, 1),
         "global_hard_peaks": len(cells),
+        "global_hard_peaks_in_lesion_images": in_lesion,
         "global_hard_stage": dataclasses.asdict(stage),
         "global_hard_seconds": round(time.monotonic() - start - mined, 1),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -59,15 +61,14 @@ def test_command_line_budgets_and_the_mined_and_hard_stage_switches() -> None:
     assert changed.patch_mined.learning_rate == cfg.FULL.patch_mined.learning_rate * 0.5
     assert changed.global_.max_seconds == 420
     assert changed.patch.max_seconds == cfg.FULL.patch.max_seconds
-    assert default.global_hard == cfg.FULL.global_hard is not None
+    assert cfg.FULL.global_hard is not None
+    assert default.global_hard == cfg.FULL.global_hard
     assert run("--hard-minutes", "0").global_hard is None
     hard = run("--hard-minutes", "3").global_hard
     assert hard is not None and hard.max_seconds == 180
 
 
 def test_mass_cases_and_their_crops_carry_the_mass_weight(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import dataclasses
-
     from training import config as cfg
     from training.pipeline import load_cases, stack_sets
 
@@ -126,10 +127,6 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
 
 
 def test_a_skipped_global_stage_keeps_the_resumed_global_model_exactly(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import dataclasses
-
-    import torch
-
     from training import config as cfg
     from training.models import CamClassifier
     from training.pipeline import load_cases, save_weights, train_models
@@ -184,15 +181,17 @@ def test_hard_cells_are_the_strongest_peaks_away_from_lesions_and_outside_nothin
     cam[9, 8] = 6.0  # the strongest false positive
     cam[10, 9] = 5.0  # next to it: suppressed
     cam[2, 8] = 4.0  # the second false positive
+    cam[6, 2] = 3.0  # 4 cells below the lesion: just outside the exclusion of 3, third
     data = Batchable(inputs, np.array([1, 0], np.float32), targets)
     rows = hard_cells(_FixedCam(cam), data, per_image=2, exclusion=3)  # type: ignore[arg-type]
     assert rows.tolist() == [[0, 9, 8], [0, 2, 8]]
     more = hard_cells(_FixedCam(cam), data, per_image=6, exclusion=3)  # type: ignore[arg-type]
-    assert more[:2].tolist() == rows.tolist() and len(more) == 6
+    assert more[:3].tolist() == [*rows.tolist(), [0, 6, 2]]
+    assert len(more) == 5  # the breast has room for no sixth cell that far from the others
     for _, r, c in more:  # never near the lesion, never outside the breast, 4 cells apart
         assert max(abs(r - 2), abs(c - 2)) > 3 and c < 10
     cells = more[:, 1:]
-    gaps = [np.abs(cells[i] - cells[j]).max() for i in range(6) for j in range(i)]
+    gaps = [np.abs(cells[i] - cells[j]).max() for i in range(len(cells)) for j in range(i)]
     assert min(gaps) > 3
 
 
@@ -235,3 +234,36 @@ def test_hard_windows_hold_their_cell_and_are_labelled_by_what_they_contain() ->
             assert float(y[k]) == float(t[k].max() > 0)
             labels_seen.add(float(y[k]))
     assert labels_seen == {0.0, 1.0}  # (2, 2) is 1 cell from the lesion: windows with and without
+
+
+def test_the_false_positive_stage_skips_without_peaks_and_recalibrates_batchnorm() -> None:
+    from training import config as cfg
+    from training.models import CamClassifier
+    from training.pipeline import _hard_stage
+
+    config = cfg.QUICK
+    assert config.global_hard is not None and config.global_hard.window_cells is not None
+    h, w = 4 * config.global_hard.window_cells[0], 4 * config.global_hard.window_cells[1]
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(4, 2, 16 * h, 16 * w)).astype(np.float32)
+    labels = np.array([1, 1, 0, 0], np.float32)
+    torch.manual_seed(0)
+    model = CamClassifier(2, widths=config.widths)
+    # every lesion cell unknown (a CSV run with label-only rows): nothing to mine, nothing trained
+    unknown = Batchable(inputs, labels, np.full((4, h, w), -1.0, np.float32))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    history, info = _hard_stage(model, unknown, config, seed=0)
+    assert history == [] and info == {"global_hard_peaks": 0}
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # with known cells: peaks mined, trained, and BatchNorm statistics re-estimated afterwards
+    targets = np.zeros((4, h, w), np.float32)
+    targets[:2, 3, 3] = 1.0
+    known = Batchable(inputs, labels, targets)
+    history, info = _hard_stage(model, known, config, seed=0)
+    assert len(history) == 1 and info["global_hard_peaks"] == 4 * config.hard_per_image
+    assert info["global_hard_peaks_in_lesion_images"] == 2 * config.hard_per_image
+    norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert norm.momentum is None  # the cumulative average of `recalibrate_batchnorm`
+    with pytest.raises(ValueError, match="hard_fraction 0"):
+        broken = dataclasses.replace(config.global_hard, hard_fraction=0.0)
+        _hard_stage(model, known, dataclasses.replace(config, global_hard=broken), seed=0)
