@@ -167,9 +167,14 @@ def _window(
     if positive and len(lesion):
         centre = lesion[rng.integers(len(lesion))]
     else:
-        breast = np.argwhere(x[0, stride // 2 :: stride, stride // 2 :: stride] != 0)
+        breast = np.argwhere(_breast_cells(x, stride))
         centre = breast[rng.integers(len(breast))] if len(breast) else np.array(t.shape) // 2
     return _window_at(x, t, (int(centre[0]), int(centre[1])), cells, rng)
+
+
+def _breast_cells(x: np.ndarray, stride: int) -> np.ndarray:
+    """CAM cells whose centre pixel is breast (the first channel is 0 outside the breast)."""
+    return np.asarray(x[0, stride // 2 :: stride, stride // 2 :: stride] != 0)
 
 
 def _window_at(
@@ -219,7 +224,7 @@ def hard_cells(
             t = data.cell_targets[i]
             if (t < 0).any():
                 continue
-            free = x[j, 0, stride // 2 :: stride, stride // 2 :: stride].numpy() != 0
+            free = _breast_cells(x[j].numpy(), stride)
             free = free[: cam.shape[0], : cam.shape[1]] & ~_grow(t > 0, exclusion)
             score = np.where(free, cam, -np.inf)
             for _ in range(per_image):

@@ -115,7 +115,7 @@ def train_models(
     glob_hist = train_stage(glob, global_set, config.global_, seed + 1, "global")
     trained = config.global_.max_seconds > 0 or resume is None  # else: kept exactly as saved
     if config.global_.window_cells is not None and trained:
-        recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
+        _recalibrate_on_images(glob, global_set)
     t_global = time.monotonic()
     hard_hist, hard_info = _hard_stage(glob, global_set, config, seed + 3)
     t2 = time.monotonic()
@@ -171,6 +171,11 @@ def train_models(
     return patch, glob, info
 
 
+def _recalibrate_on_images(glob: CamClassifier, global_set: Batchable) -> None:
+    """BatchNorm of a model trained on windows, re-estimated on about 40 whole images."""
+    recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
+
+
 def _hard_stage(
     glob: CamClassifier, global_set: Batchable, config: RunConfig, seed: int
 ) -> tuple[list[float], dict[str, object]]:
@@ -197,7 +202,7 @@ def _hard_stage(
         glob, dataclasses.replace(global_set, hard_cells=cells), stage, seed, "global-hard"
     )
     if history:
-        recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
+        _recalibrate_on_images(glob, global_set)
     return history, {
         "global_hard_mining_seconds": round(mined, 1),
         "global_hard_peaks": len(cells),

@@ -49,10 +49,15 @@ def read_manifest(folder: Path) -> ModelManifest:
     return manifest_from_dict(json.loads((folder / MANIFEST_FILE).read_text()))
 
 
+def training_seeds(config: RunConfig, seed: int, data_seed: int | None = None) -> list[int]:
+    """The training images' seeds: picked by `data_seed`, else by `seed`."""
+    return seeds(cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train)
+
+
 def training_data_text(config: RunConfig, seed: int, data_seed: int | None = None) -> str:
     """The manifest's plain-words description of the training data (the validation and
     held-out images are named with the metrics, by `evaluate_folder`)."""
-    tr = seeds(cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train)
+    tr = training_seeds(config, seed, data_seed)
     return (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); "
         f"training seeds {tr[0]}-{tr[-1]} ({len(tr)} images, 1/3 normal, 1/3 one mass, "
@@ -80,9 +85,7 @@ def train_synthetic(
     still be measured on the same held-out set.
     """
     draft = cfg.draft_manifest(config)
-    train_seeds = seeds(
-        cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train
-    )
+    train_seeds = training_seeds(config, seed, data_seed)
     _check_disjoint(train_seeds, config, seed)
     t0 = time.monotonic()
     train_cases = pipeline.load_cases(train_seeds, config, draft, cache)
@@ -153,8 +156,8 @@ def evaluate_folder(
     fusion, points = evaluate.calibrate(val, manifest)
     metrics = evaluate.summarize(held, fusion, points)
     metrics["held_out_seeds"] = _seed_range(held_seeds)
-    # The validation set chose the fusion and the operating points (so it is optimistic there),
-    # but it is larger: its figures are kept beside the held-out ones as a second estimate.
+    # The validation set chose the fusion and the operating points (so it is optimistic there);
+    # its figures are kept beside the held-out ones as a second estimate.
     metrics["validation"] = {
         **validation_summary(evaluate.summarize(val, fusion, points)),
         "seeds": _seed_range(val_seeds),
