@@ -66,6 +66,25 @@ class StageConfig:
     max_seconds: float = float("inf")  # wall-time budget; the cosine schedule follows it too
     window_cells: tuple[int, int] | None = None  # train on windows of this many CAM cells
     hard_fraction: float = 0.0  # share of each batch from windows around Batchable.hard_cells
+    # Dense targets relative to each lesion's most-covered cell (see `lesion_peak_targets`)
+    peak_targets: bool = False
+    # Weight of the ranking term: a lesion's best cell above every other cell (see `rank_loss`)
+    rank_weight: float = 0.0
+
+
+PEAK_REACH = 3  # cells: the largest lesion (20 mm) spans 5 global cells of 4.5 mm
+
+
+def lesion_peak_targets(t: torch.Tensor, reach: int = PEAK_REACH) -> torch.Tensor:
+    """Cell cover targets [N, h, w] divided by the largest cover within ``reach`` cells.
+
+    The cover of a cell is the share of it inside a lesion. A lesion smaller than a cell, or
+    straddling a corner, covers at most 0.2-0.5 of any cell; trained towards that share, its
+    cells get a negative logit, which for a bias near 0 is a negative CAM: Grad-CAM then shows
+    nothing at all. Divided by the local maximum, every lesion's most-covered cell is a full
+    positive and the rest keep their proportion. Cells at 0 (or -1, unknown) are unchanged."""
+    peak = functional.max_pool2d(t[:, None], 2 * reach + 1, stride=1, padding=reach)[:, 0]
+    return torch.where(t > 0, t / peak.clamp(min=1e-6), t)
 
 
 def _augment(
@@ -82,10 +101,40 @@ def _augment(
     return x, t
 
 
+RANK_MARGIN = 1.0  # logit units between a lesion's best cell and the best cell elsewhere
+
+
+def rank_loss(cam: torch.Tensor, t: torch.Tensor, margin: float = RANK_MARGIN) -> torch.Tensor:
+    """The pointing game as a loss: softplus(margin + best other cell - best lesion cell).
+
+    ``cam`` [N, h, w]; ``t`` [N, h, w] lesion cover (0 outside lesions, -1 unknown). Only inputs
+    with known lesion cells count (mean over them; 0 when there are none). "Other" cells are
+    those more than one cell away from any lesion cell, so a lesion's blurred rim is not
+    penalized. The dense BCE treats every cell on its own; this term asks for the order the
+    pointing game and the top-K crop choice depend on."""
+    lesion = t > 0
+    has = lesion.flatten(1).any(1) & (t >= 0).flatten(1).all(1)
+    if not bool(has.any()):
+        return cam.sum() * 0.0
+    near = functional.max_pool2d(lesion[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
+    floor = torch.finfo(cam.dtype).min
+    best_lesion = cam.masked_fill(~lesion, floor).flatten(1).amax(1)
+    best_other = cam.masked_fill(near, floor).flatten(1).amax(1)
+    return functional.softplus(margin + best_other - best_lesion)[has].mean()
+
+
 def _loss(
-    model: CamClassifier, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor, dense_weight: float
+    model: CamClassifier,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    t: torch.Tensor,
+    dense_weight: float,
+    peak_targets: bool = False,
+    rank_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Image-level BCE on the logit plus BCE of every CAM cell (cam + bias) against lesion cover."""
+    """Image-level BCE on the logit plus BCE of every CAM cell (cam + bias) against lesion cover
+    (relative to each lesion's most-covered cell with ``peak_targets``), plus ``rank_weight``
+    times `rank_loss`."""
     logit, cam = model(x)
     loss = functional.binary_cross_entropy_with_logits(logit[:, 0], y)
     if dense_weight > 0:
@@ -95,13 +144,17 @@ def _loss(
         # Positive cells are rare: weight them so that a lesion is not drowned by the background.
         # Cells of images without a lesion mask carry -1: no dense supervision there.
         known = (t >= 0).float()
-        t = t.clamp(min=0.0)
-        pos = t.sum().clamp(min=1.0)
-        weight = known * (1.0 + t * (known.sum() / pos).clamp(max=50.0) ** 0.5)
+        target = t.clamp(min=0.0)
+        if peak_targets:
+            target = lesion_peak_targets(target)
+        pos = target.sum().clamp(min=1.0)
+        weight = known * (1.0 + target * (known.sum() / pos).clamp(max=50.0) ** 0.5)
         dense = functional.binary_cross_entropy_with_logits(
-            cells, t, weight=weight, reduction="sum"
+            cells, target, weight=weight, reduction="sum"
         ) / known.sum().clamp(min=1.0)
         loss = loss + dense_weight * dense
+    if rank_weight > 0:
+        loss = loss + rank_weight * rank_loss(cam[:, 0], t)
     return loss
 
 
@@ -290,7 +343,9 @@ def train_stage(
             for group in opt.param_groups:
                 group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
             x, y, t = _batch(data, config, rng)
-            loss = _loss(model, x, y, t, config.dense_weight)
+            loss = _loss(
+                model, x, y, t, config.dense_weight, config.peak_targets, config.rank_weight
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -267,3 +267,67 @@ def test_the_false_positive_stage_skips_without_peaks_and_recalibrates_batchnorm
     with pytest.raises(ValueError, match="hard_fraction 0"):
         broken = dataclasses.replace(config.global_hard, hard_fraction=0.0)
         _hard_stage(model, known, dataclasses.replace(config, global_hard=broken), seed=0)
+
+
+def test_peak_targets_make_every_lesions_best_cell_a_full_positive() -> None:
+    from training.loop import PEAK_REACH, lesion_peak_targets
+
+    t = torch.zeros(2, 20, 20)
+    t[0, 2, 2], t[0, 2, 3], t[0, 3, 2] = 0.4, 0.2, 0.1  # a small lesion across a cell corner
+    t[0, 15, 15], t[0, 15, 16] = 1.0, 0.5  # a large one, farther than PEAK_REACH away
+    assert PEAK_REACH < 15 - 3
+    t[1] = -1.0  # unknown cells (a label-only row)
+    out = lesion_peak_targets(t)
+    assert torch.allclose(out[0, 2, 2:4], torch.tensor([1.0, 0.5]))
+    assert float(out[0, 3, 2]) == pytest.approx(0.25)
+    assert torch.equal(out[0, 15, 15:17], torch.tensor([1.0, 0.5]))  # not scaled by the other
+    assert float(out[0].sum()) == pytest.approx(1.0 + 0.5 + 0.25 + 1.0 + 0.5)  # zeros stay 0
+    assert torch.equal(out[1], t[1])
+
+
+def test_rank_loss_is_the_pointing_game_margin_and_ignores_the_lesion_rim() -> None:
+    from training.loop import RANK_MARGIN, rank_loss
+
+    t = torch.zeros(3, 8, 8)
+    t[0, 4, 4] = 1.0
+    t[2] = -1.0  # unknown: does not count
+    cam = torch.zeros(3, 8, 8)
+    cam[0, 4, 4] = 2.0
+    cam[0, 4, 5] = 9.0  # the rim, next to the lesion: not "elsewhere"
+    cam[0, 0, 0] = 1.5  # the best cell elsewhere
+    cam[1, 0, 0] = 50.0  # image 1 has no lesion: its peak is not ranked here
+    cam[2, 0, 0] = 50.0
+    softplus = torch.nn.functional.softplus
+    expected = softplus(torch.tensor(RANK_MARGIN + 1.5 - 2.0))
+    assert float(rank_loss(cam, t)) == pytest.approx(float(expected))
+    cam[0, 0, 0] = 5.0  # a far peak above the lesion costs more
+    assert float(rank_loss(cam, t)) > float(expected) + 2.0
+    assert float(rank_loss(cam, torch.zeros(3, 8, 8))) == 0.0  # no lesion anywhere: nothing
+
+
+def test_the_rank_term_adds_to_the_loss_and_one_step_raises_the_lesion_above_the_rest() -> None:
+    from training.loop import _loss, rank_loss
+    from training.models import CamClassifier
+
+    torch.manual_seed(0)
+    model = CamClassifier(2, widths=(8, 8, 8, 8, 8)).eval()  # eval: BatchNorm fixed
+    x = torch.randn(2, 2, 128, 128)
+    y = torch.tensor([1.0, 0.0])
+    t = torch.zeros(2, 8, 8)
+    t[0, 5, 2] = 1.0
+    plain = _loss(model, x, y, t, 1.0)
+    ranked = _loss(model, x, y, t, 1.0, rank_weight=0.5)
+    cam = model(x)[1][:, 0]
+    assert (ranked - plain).item() == pytest.approx(0.5 * rank_loss(cam, t).item(), rel=1e-5)
+
+    def gap() -> float:
+        c = model(x)[1][0, 0]
+        return (c[5, 2] - c.masked_fill(t[0] > 0, -1e9).max()).item()
+
+    before = gap()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05)
+    for _ in range(3):
+        opt.zero_grad()
+        rank_loss(model(x)[1][:, 0], t).backward()
+        opt.step()
+    assert gap() > before
