@@ -48,6 +48,37 @@ def _table(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+SIZE_COLUMNS = (
+    "lesions",
+    "top_k_crop_recall",
+    "pointing_game",
+    "pointing_missed_no_positive_evidence",
+)
+
+
+def _size_table(metrics: Mapping[str, Any]) -> list[str]:
+    """Recall and pointing game per lesion size band (`evaluate.SIZE_BANDS_MM`), when measured."""
+    kinds: list[Mapping[str, Any]] = []
+    for kind in ("mass", "calcification_cluster"):
+        bands = dict(metrics.get(kind, {})).get("by_size_mm")
+        if not isinstance(bands, Mapping):
+            return []
+        kinds.append(bands)
+    lines = [
+        "By lesion size: lesions / top-6 crop recall / pointing game / global map all zero.",
+        "",
+        "| size (mm) | masses | calcification clusters |",
+        "|---|---|---|",
+    ]
+    for band in kinds[0]:
+        cells = [band]
+        for bands in kinds:
+            measured = dict(bands.get(band, {}))
+            cells.append(" / ".join(_fmt(measured.get(key)) for key in SIZE_COLUMNS))
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def _provenance(training: Any) -> list[str]:
     """Which run each stage's weights come from, when the training log says so."""
     if not isinstance(training, Mapping):
@@ -72,6 +103,7 @@ def _validation(validation: Any) -> list[str]:
         "",
         *_table(validation),
         "",
+        *_size_table(validation),
     ]
 
 
@@ -99,6 +131,7 @@ def model_card(manifest: ModelManifest) -> str:
         "",
         *_table(m),
         "",
+        *_size_table(m),
         *_validation(m.get("validation")),
         "Operating points (threshold on the fused score, chosen on the validation set):",
         "",

@@ -7,7 +7,9 @@ selection, crops and fusion. Definitions:
 - top-K recall: a lesion is found when its centre lies in one of the image's top-K crops;
 - pointing game: the peak of the global Grad-CAM heatmap lies inside the lesion's mask; a miss
   is "no positive evidence" (the map is all zero), near (peak within NEAR_MISS_MM of the lesion
-  centre) or far.
+  centre) or far;
+- recall and pointing game again per lesion size band (SIZE_BANDS_MM, the generator's size:
+  mean outline diameter of a mass, disk diameter of a cluster), to say which lesions are missed.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ NEAR_MISS_MM = 10.0
 KINDS = ("mass", "calcification_cluster")
 GLOBAL_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SENSITIVITIES = (0.9, 0.95)
+SIZE_BANDS_MM = (("<10", 0.0, 10.0), ("10-15", 10.0, 15.0), (">=15", 15.0, float("inf")))
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class LesionOutcome:
     top_scoring_crop: bool  # its crop has the highest crop score of the image
     pointing_hit: bool
     peak_distance_mm: float | None = None  # global heatmap peak to lesion centre; None: all zero
+    size_mm: float | None = None  # the generator's lesion size (None: not known)
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ def outcome_of(
                 best >= 0 and inside[best],
                 hit,
                 peak_distance_mm(peak, centre, spacing_mm),
+                float(lesion.size_mm),  # type: ignore[attr-defined]
             )
         )
     centres = [les.center_yx for les in lesions]  # type: ignore[attr-defined]
@@ -222,6 +227,22 @@ def _pointing_misses(lesions: Sequence[LesionOutcome]) -> dict[str, float | None
     }
 
 
+def _by_size(lesions: Sequence[LesionOutcome]) -> dict[str, dict[str, float | int | None]]:
+    """Top-K recall and pointing game per size band (lesions of unknown size left out)."""
+    out: dict[str, dict[str, float | int | None]] = {}
+    for name, low, high in SIZE_BANDS_MM:
+        band = [x for x in lesions if x.size_mm is not None and low <= x.size_mm < high]
+        out[name] = {
+            "lesions": len(band),
+            "top_k_crop_recall": metrics.mean_or_none([float(x.found) for x in band]),
+            "pointing_game": metrics.mean_or_none([float(x.pointing_hit) for x in band]),
+            "pointing_missed_no_positive_evidence": metrics.mean_or_none(
+                [float(x.peak_distance_mm is None and not x.pointing_hit) for x in band]
+            ),
+        }
+    return out
+
+
 def summarize(
     cases: Sequence[CaseOutcome], rule: Fusion, points: Sequence[OperatingPoint]
 ) -> dict[str, object]:
@@ -261,5 +282,6 @@ def summarize(
             "contrast_z_median": _median([x.contrast for x in lesions]),
             "contrast_z_median_found": _median([x.contrast for x in lesions if x.found]),
             "contrast_z_median_missed": _median([x.contrast for x in lesions if not x.found]),
+            "by_size_mm": _by_size(lesions),
         }
     return out

@@ -99,3 +99,42 @@ def test_pointing_misses_are_split_into_no_evidence_near_and_far() -> None:
     assert out["pointing_missed_far_distance_mm_median"] == pytest.approx(100.0)
     parts = ("pointing_game", "pointing_missed_no_positive_evidence", "pointing_missed_near")
     assert sum(out[k] for k in (*parts, "pointing_missed_far")) == pytest.approx(1.0)
+
+
+def test_recall_and_pointing_game_are_split_by_lesion_size_and_shown_in_the_card() -> None:
+    import dataclasses
+
+    from inference.manifest import Fusion
+    from training import config as cfg
+    from training.card import model_card
+    from training.evaluate import CaseOutcome, LesionOutcome, summarize
+
+    def mass(seed: int, size: float | None, found: bool, hit: bool) -> CaseOutcome:
+        distance = 2.0 if hit else (None if not found else 50.0)
+        lesion = LesionOutcome("mass", 1.2, found, int(found), found, hit, distance, size)
+        return CaseOutcome(seed, ("mass",), 1.0, (1.0,), (found,), (lesion,))
+
+    cases = [
+        CaseOutcome(0, (), -1.0, (-1.0,), (False,), ()),
+        mass(1, 6.0, False, False),  # small, all-zero map
+        mass(2, 9.99, True, True),
+        mass(3, 10.0, True, False),  # the band edge belongs to 10-15
+        mass(4, 19.0, True, True),
+        mass(5, None, True, True),  # size unknown: in the totals, in no band
+    ]
+    out = summarize(cases, Fusion(global_weight=0.5), [])
+    bands = out["mass"]["by_size_mm"]  # type: ignore[index]
+    assert bands["<10"] == {
+        "lesions": 2,
+        "top_k_crop_recall": 0.5,
+        "pointing_game": 0.5,
+        "pointing_missed_no_positive_evidence": 0.5,
+    }
+    assert bands["10-15"]["lesions"] == 1 and bands["10-15"]["pointing_game"] == 0.0
+    assert bands["10-15"]["pointing_missed_no_positive_evidence"] == 0.0  # a far miss
+    assert bands[">=15"]["lesions"] == 1 and bands[">=15"]["top_k_crop_recall"] == 1.0
+    assert out["calcification_cluster"]["by_size_mm"]["<10"]["lesions"] == 0  # type: ignore[index]
+    manifest = dataclasses.replace(cfg.draft_manifest(cfg.QUICK), metrics=out)
+    text = model_card(manifest)
+    assert "| <10 | 2 / 0.500 / 0.500 / 0.500 | 0 / n/a / n/a / n/a |" in text
+    assert "| 10-15 | 1 / 1.000 / 0.000 / 0.000 |" in text
