@@ -108,7 +108,9 @@ QUICK = RunConfig(
     normal_crops=2,
     patch=StageConfig(epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=0.5),
     global_=_QUICK_GLOBAL,
-    global_hard=dataclasses.replace(_QUICK_GLOBAL, batch_size=4, hard_fraction=0.5),
+    global_hard=dataclasses.replace(
+        _QUICK_GLOBAL, batch_size=4, hard_fraction=0.5, peak_targets=True, rank_weight=0.5
+    ),
     widths=(8, 8, 8, 8, 8),
     mined_images=3,
     mined_top_k=2,

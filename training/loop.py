@@ -82,7 +82,9 @@ def lesion_peak_targets(t: torch.Tensor, reach: int = PEAK_REACH) -> torch.Tenso
     straddling a corner, covers at most 0.2-0.5 of any cell; trained towards that share, its
     cells get a negative logit, which for a bias near 0 is a negative CAM: Grad-CAM then shows
     nothing at all. Divided by the local maximum, every lesion's most-covered cell is a full
-    positive and the rest keep their proportion. Cells at 0 (or -1, unknown) are unchanged."""
+    positive and the rest keep their proportion. Cells at 0 (or -1, unknown) are unchanged.
+    Applied to training windows (as run 7 was trained): where a window cuts through a lesion,
+    its visible rim becomes the local maximum (about 1 % of positive windows)."""
     peak = functional.max_pool2d(t[:, None], 2 * reach + 1, stride=1, padding=reach)[:, 0]
     return torch.where(t > 0, t / peak.clamp(min=1e-6), t)
 
@@ -108,15 +110,15 @@ def rank_loss(cam: torch.Tensor, t: torch.Tensor, margin: float = RANK_MARGIN) -
     """The pointing game as a loss: softplus(margin + best other cell - best lesion cell).
 
     ``cam`` [N, h, w]; ``t`` [N, h, w] lesion cover (0 outside lesions, -1 unknown). Only inputs
-    with known lesion cells count (mean over them; 0 when there are none). "Other" cells are
-    those more than one cell away from any lesion cell, so a lesion's blurred rim is not
-    penalized. The dense BCE treats every cell on its own; this term asks for the order the
-    pointing game and the top-K crop choice depend on."""
+    whose cells are all known, with a lesion cell and a cell elsewhere, count (mean over them;
+    0 when there are none). "Elsewhere" is more than one cell away from any lesion cell, so a
+    lesion's blurred rim is not penalized. The dense BCE treats every cell on its own; this
+    term asks for the order the pointing game and the top-K crop choice depend on."""
     lesion = t > 0
-    has = lesion.flatten(1).any(1) & (t >= 0).flatten(1).all(1)
+    near = functional.max_pool2d(lesion[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
+    has = lesion.flatten(1).any(1) & (~near).flatten(1).any(1) & (t >= 0).flatten(1).all(1)
     if not bool(has.any()):
         return cam.sum() * 0.0
-    near = functional.max_pool2d(lesion[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
     floor = torch.finfo(cam.dtype).min
     best_lesion = cam.masked_fill(~lesion, floor).flatten(1).amax(1)
     best_other = cam.masked_fill(near, floor).flatten(1).amax(1)
@@ -137,10 +139,10 @@ def _loss(
     times `rank_loss`."""
     logit, cam = model(x)
     loss = functional.binary_cross_entropy_with_logits(logit[:, 0], y)
+    if (dense_weight > 0 or rank_weight > 0) and cam.shape[-2:] != t.shape[-2:]:
+        raise ValueError(f"cell targets {tuple(t.shape)} do not match CAM {tuple(cam.shape)}")
     if dense_weight > 0:
         cells = cam[:, 0] + model.bias
-        if cells.shape[-2:] != t.shape[-2:]:
-            raise ValueError(f"cell targets {tuple(t.shape)} do not match CAM {tuple(cells.shape)}")
         # Positive cells are rare: weight them so that a lesion is not drowned by the background.
         # Cells of images without a lesion mask carry -1: no dense supervision there.
         known = (t >= 0).float()

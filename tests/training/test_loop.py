@@ -274,35 +274,41 @@ def test_peak_targets_make_every_lesions_best_cell_a_full_positive() -> None:
 
     t = torch.zeros(2, 20, 20)
     t[0, 2, 2], t[0, 2, 3], t[0, 3, 2] = 0.4, 0.2, 0.1  # a small lesion across a cell corner
+    t[0, 2, 4], t[0, 2, 5] = 0.15, 0.1  # its tail: 3 cells from its best cell, still its own
     t[0, 15, 15], t[0, 15, 16] = 1.0, 0.5  # a large one, farther than PEAK_REACH away
-    assert PEAK_REACH < 15 - 3
+    assert PEAK_REACH == 3
     t[1] = -1.0  # unknown cells (a label-only row)
     out = lesion_peak_targets(t)
-    assert torch.allclose(out[0, 2, 2:4], torch.tensor([1.0, 0.5]))
+    assert torch.allclose(out[0, 2, 2:6], torch.tensor([1.0, 0.5, 0.375, 0.25]))
     assert float(out[0, 3, 2]) == pytest.approx(0.25)
     assert torch.equal(out[0, 15, 15:17], torch.tensor([1.0, 0.5]))  # not scaled by the other
-    assert float(out[0].sum()) == pytest.approx(1.0 + 0.5 + 0.25 + 1.0 + 0.5)  # zeros stay 0
+    total = 1.0 + 0.5 + 0.375 + 0.25 + 0.25 + 1.0 + 0.5
+    assert float(out[0].sum()) == pytest.approx(total)  # zeros stay 0
     assert torch.equal(out[1], t[1])
 
 
 def test_rank_loss_is_the_pointing_game_margin_and_ignores_the_lesion_rim() -> None:
     from training.loop import RANK_MARGIN, rank_loss
 
-    t = torch.zeros(3, 8, 8)
+    t = torch.zeros(5, 8, 8)
     t[0, 4, 4] = 1.0
-    t[2] = -1.0  # unknown: does not count
-    cam = torch.zeros(3, 8, 8)
+    t[2, 4, 4], t[2, 0, 7] = 1.0, -1.0  # partly unknown: does not count
+    t[3] = 1.0  # the lesion fills the window, nothing "elsewhere": does not count either
+    t[4] = -1.0  # unknown
+    cam = torch.zeros(5, 8, 8)
     cam[0, 4, 4] = 2.0
     cam[0, 4, 5] = 9.0  # the rim, next to the lesion: not "elsewhere"
     cam[0, 0, 0] = 1.5  # the best cell elsewhere
     cam[1, 0, 0] = 50.0  # image 1 has no lesion: its peak is not ranked here
-    cam[2, 0, 0] = 50.0
+    cam[2, 0, 0] = cam[3, 0, 0] = cam[4, 0, 0] = 50.0
     softplus = torch.nn.functional.softplus
     expected = softplus(torch.tensor(RANK_MARGIN + 1.5 - 2.0))
-    assert float(rank_loss(cam, t)) == pytest.approx(float(expected))
+    assert float(rank_loss(cam, t)) == pytest.approx(float(expected))  # image 0 alone
+    cam[0, 4, 6] = 1.9  # two cells from the lesion: elsewhere, and the best there now
+    assert float(rank_loss(cam, t)) == pytest.approx(float(softplus(torch.tensor(0.9))))
     cam[0, 0, 0] = 5.0  # a far peak above the lesion costs more
     assert float(rank_loss(cam, t)) > float(expected) + 2.0
-    assert float(rank_loss(cam, torch.zeros(3, 8, 8))) == 0.0  # no lesion anywhere: nothing
+    assert float(rank_loss(cam, torch.zeros(5, 8, 8))) == 0.0  # no lesion anywhere: nothing
 
 
 def test_the_rank_term_adds_to_the_loss_and_one_step_raises_the_lesion_above_the_rest() -> None:
@@ -331,3 +337,45 @@ def test_the_rank_term_adds_to_the_loss_and_one_step_raises_the_lesion_above_the
         rank_loss(model(x)[1][:, 0], t).backward()
         opt.step()
     assert gap() > before
+
+
+def test_peak_targets_reach_the_dense_loss_and_both_options_reach_it_from_a_stage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from training import loop
+    from training.models import CamClassifier
+
+    torch.manual_seed(0)
+    model = CamClassifier(2, widths=(8, 8, 8, 8, 8)).eval()
+    x = torch.randn(2, 2, 128, 128)
+    y = torch.tensor([1.0, 0.0])
+    t = torch.zeros(2, 8, 8)
+    t[0, 5, 2], t[0, 5, 3] = 0.4, 0.2
+    with torch.no_grad():
+        normalized = loop._loss(model, x, y, t, 1.0, peak_targets=True)
+        by_hand = loop._loss(model, x, y, loop.lesion_peak_targets(t), 1.0)
+        plain = loop._loss(model, x, y, t, 1.0)
+    assert normalized.item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert normalized.item() != pytest.approx(plain.item(), rel=1e-3)
+    with pytest.raises(ValueError, match="do not match CAM"):  # checked for the rank term too
+        loop._loss(model, x, y, torch.zeros(2, 4, 4), 0.0, rank_weight=0.5)
+
+    seen: list[tuple[bool, float]] = []
+    real = loop._loss
+
+    def spy(*args: object) -> torch.Tensor:
+        seen.append((bool(args[5]), float(args[6])))  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
+
+    data = Batchable(
+        np.random.default_rng(0).normal(size=(4, 2, 128, 128)).astype(np.float32),
+        np.array([1, 1, 0, 0], np.float32),
+        np.stack([t[0].numpy()] * 2 + [np.zeros((8, 8), np.float32)] * 2),
+    )
+    config = StageConfig(
+        epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=1.0, peak_targets=True,
+        rank_weight=0.25,
+    )  # fmt: skip
+    monkeypatch.setattr(loop, "_loss", spy)
+    loop.train_stage(model, data, config, seed=0, name="spy")
+    assert seen and set(seen) == {(True, 0.25)}

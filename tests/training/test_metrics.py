@@ -109,32 +109,55 @@ def test_recall_and_pointing_game_are_split_by_lesion_size_and_shown_in_the_card
     from training.card import model_card
     from training.evaluate import CaseOutcome, LesionOutcome, summarize
 
-    def mass(seed: int, size: float | None, found: bool, hit: bool) -> CaseOutcome:
-        distance = 2.0 if hit else (None if not found else 50.0)
+    def mass(
+        seed: int, size: float | None, found: bool, hit: bool, distance: float | None
+    ) -> CaseOutcome:
         lesion = LesionOutcome("mass", 1.2, found, int(found), found, hit, distance, size)
         return CaseOutcome(seed, ("mass",), 1.0, (1.0,), (found,), (lesion,))
 
     cases = [
         CaseOutcome(0, (), -1.0, (-1.0,), (False,), ()),
-        mass(1, 6.0, False, False),  # small, all-zero map
-        mass(2, 9.99, True, True),
-        mass(3, 10.0, True, False),  # the band edge belongs to 10-15
-        mass(4, 19.0, True, True),
-        mass(5, None, True, True),  # size unknown: in the totals, in no band
+        mass(1, 6.0, False, False, None),  # small, all-zero map
+        mass(2, 9.99, True, True, 2.0),
+        mass(3, 8.0, False, False, 50.0),  # not in a crop, and a far peak (not "all zero")
+        mass(4, 10.0, True, False, None),  # the band edge belongs to 10-15; in a crop, map zero
+        mass(5, 19.0, True, True, 1.0),
+        mass(6, None, True, True, 1.0),  # size unknown: in the totals, in no band
     ]
     out = summarize(cases, Fusion(global_weight=0.5), [])
     bands = out["mass"]["by_size_mm"]  # type: ignore[index]
     assert bands["<10"] == {
-        "lesions": 2,
-        "top_k_crop_recall": 0.5,
-        "pointing_game": 0.5,
-        "pointing_missed_no_positive_evidence": 0.5,
+        "lesions": 3,
+        "top_k_crop_recall": pytest.approx(1 / 3),
+        "pointing_game": pytest.approx(1 / 3),
+        "pointing_missed_no_positive_evidence": pytest.approx(1 / 3),
     }
     assert bands["10-15"]["lesions"] == 1 and bands["10-15"]["pointing_game"] == 0.0
-    assert bands["10-15"]["pointing_missed_no_positive_evidence"] == 0.0  # a far miss
+    assert bands["10-15"]["pointing_missed_no_positive_evidence"] == 1.0  # found, map zero
     assert bands[">=15"]["lesions"] == 1 and bands[">=15"]["top_k_crop_recall"] == 1.0
     assert out["calcification_cluster"]["by_size_mm"]["<10"]["lesions"] == 0  # type: ignore[index]
-    manifest = dataclasses.replace(cfg.draft_manifest(cfg.QUICK), metrics=out)
+    validation = {**out, "images": 7, "mass": {**out["mass"], "by_size_mm": {  # type: ignore[dict-item]
+        **bands, ">=15": {**bands[">=15"], "lesions": 9}}}}  # fmt: skip
+    manifest = dataclasses.replace(
+        cfg.draft_manifest(cfg.QUICK), metrics={**out, "validation": validation}
+    )
     text = model_card(manifest)
-    assert "| <10 | 2 / 0.500 / 0.500 / 0.500 | 0 / n/a / n/a / n/a |" in text
-    assert "| 10-15 | 1 / 1.000 / 0.000 / 0.000 |" in text
+    assert "| <10 | 3 / 0.333 / 0.333 / 0.333 | 0 / n/a / n/a / n/a |" in text
+    assert "| 10-15 | 1 / 1.000 / 0.000 / 1.000 |" in text
+    assert "| >=15 | 1 / 1.000 / 1.000 / 0.000 |" in text  # held-out
+    assert "| >=15 | 9 / 1.000 / 1.000 / 0.000 |" in text  # validation
+
+
+def test_outcome_of_carries_the_lesion_size() -> None:
+    from types import SimpleNamespace
+
+    from training.evaluate import outcome_of
+
+    crop = SimpleNamespace(box=(0, 0, 100, 100), score=0.9, logit=2.0)
+    heatmap = SimpleNamespace(all_zero=False, values=np.ones((2, 2)), box=(0, 0, 100, 100))
+    result = SimpleNamespace(crops=[crop], global_heatmap=heatmap, global_logit=1.0)
+    lesion = SimpleNamespace(kind="mass", center_yx=(30.0, 30.0), contrast=1.1, size_mm=7.5)
+    mask = np.zeros((100, 100), bool)
+    mask[20:40, 20:40] = True
+    case = outcome_of(result, [lesion], [mask], seed=1, spacing_mm=0.07)  # type: ignore[arg-type]
+    assert case.lesions[0].size_mm == 7.5 and case.lesions[0].found
