@@ -16,7 +16,7 @@ from inference.manifest import (
 from training.loop import StageConfig
 
 MODEL_NAME = "mammolens-gmic-synthetic"
-MODEL_VERSION = "1.1.0"
+MODEL_VERSION = "1.2.0"
 PIXEL_SPACING_MM = 0.07
 INTENDED_USE = (
     "Research and demonstration only; NOT FOR CLINICAL USE. Trained only on synthetic "
@@ -87,7 +87,12 @@ FULL = RunConfig(
     ),
     global_=_FULL_GLOBAL,
     global_hard=dataclasses.replace(
-        _FULL_GLOBAL, learning_rate=3e-4, max_seconds=20 * 60, hard_fraction=0.375
+        _FULL_GLOBAL,
+        learning_rate=3e-4,
+        max_seconds=20 * 60,
+        hard_fraction=0.375,
+        peak_targets=True,
+        rank_weight=0.5,
     ),
     mass_weight=2.0,
     mined_images=600,
