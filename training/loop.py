@@ -83,8 +83,8 @@ def lesion_peak_targets(t: torch.Tensor, reach: int = PEAK_REACH) -> torch.Tenso
     cells get a negative logit, which for a bias near 0 is a negative CAM: Grad-CAM then shows
     nothing at all. Divided by the local maximum, every lesion's most-covered cell is a full
     positive and the rest keep their proportion. Cells at 0 (or -1, unknown) are unchanged.
-    Applied to training windows (as run 7 was trained): where a window cuts through a lesion,
-    its visible rim becomes the local maximum (about 1 % of positive windows)."""
+    Applied to training windows (as runs 7 and 8 were trained): where a window cuts through a
+    lesion, its visible rim becomes the local maximum (about 1 % of positive windows)."""
     peak = functional.max_pool2d(t[:, None], 2 * reach + 1, stride=1, padding=reach)[:, 0]
     return torch.where(t > 0, t / peak.clamp(min=1e-6), t)
 
