@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.manifest import ModelManifest
-from training.evaluate import NEAR_MISS_MM
+from training.evaluate import KINDS, NEAR_MISS_MM
 
 TARGETS = {
     ("mass", "image_auc"): 0.95,
@@ -40,7 +40,7 @@ def _table(metrics: Mapping[str, Any]) -> list[str]:
     ]
     for key, label in ROWS:
         cells = [label]
-        for kind in ("mass", "calcification_cluster"):
+        for kind in KINDS:
             cells.append(_fmt(dict(metrics.get(kind, {})).get(key)))
             target = TARGETS.get((kind, key))
             cells.append(f">= {target}" if target else "")
@@ -59,7 +59,7 @@ SIZE_COLUMNS = (
 def _size_table(metrics: Mapping[str, Any]) -> list[str]:
     """Recall and pointing game per lesion size band (`evaluate.SIZE_BANDS_MM`), when measured."""
     kinds: list[Mapping[str, Any]] = []
-    for kind in ("mass", "calcification_cluster"):
+    for kind in KINDS:
         bands = dict(metrics.get(kind, {})).get("by_size_mm")
         if not isinstance(bands, Mapping):
             return []

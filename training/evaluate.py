@@ -236,9 +236,9 @@ def _by_size(lesions: Sequence[LesionOutcome]) -> dict[str, dict[str, float | in
             "lesions": len(band),
             "top_k_crop_recall": metrics.mean_or_none([float(x.found) for x in band]),
             "pointing_game": metrics.mean_or_none([float(x.pointing_hit) for x in band]),
-            "pointing_missed_no_positive_evidence": metrics.mean_or_none(
-                [float(x.peak_distance_mm is None and not x.pointing_hit) for x in band]
-            ),
+            "pointing_missed_no_positive_evidence": _pointing_misses(band)[
+                "pointing_missed_no_positive_evidence"
+            ],
         }
     return out
 

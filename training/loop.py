@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 from torch.nn import functional
 
 from training.models import CamClassifier
@@ -103,6 +102,13 @@ def _augment(
     return x, t
 
 
+def grow(mask: torch.Tensor, cells: int) -> torch.Tensor:
+    """Boolean masks [N, h, w] dilated by a square of side 2 * ``cells`` + 1 (cells within
+    Chebyshev distance ``cells`` of a True cell)."""
+    side = 2 * cells + 1
+    return functional.max_pool2d(mask[:, None].float(), side, stride=1, padding=cells)[:, 0] > 0
+
+
 RANK_MARGIN = 1.0  # logit units between a lesion's best cell and the best cell elsewhere
 
 
@@ -115,7 +121,7 @@ def rank_loss(cam: torch.Tensor, t: torch.Tensor, margin: float = RANK_MARGIN) -
     lesion's blurred rim is not penalized. The dense BCE treats every cell on its own; this
     term asks for the order the pointing game and the top-K crop choice depend on."""
     lesion = t > 0
-    near = functional.max_pool2d(lesion[:, None].float(), 3, stride=1, padding=1)[:, 0] > 0
+    near = grow(lesion, 1)
     has = lesion.flatten(1).any(1) & (~near).flatten(1).any(1) & (t >= 0).flatten(1).all(1)
     if not bool(has.any()):
         return cam.sum() * 0.0
@@ -280,7 +286,8 @@ def hard_cells(
             if (t < 0).any():
                 continue
             free = _breast_cells(x[j].numpy(), stride)
-            free = free[: cam.shape[0], : cam.shape[1]] & ~_grow(t > 0, exclusion)
+            near = grow(torch.from_numpy(t > 0)[None], exclusion)[0].numpy()
+            free = free[: cam.shape[0], : cam.shape[1]] & ~near
             score = np.where(free, cam, -np.inf)
             for _ in range(per_image):
                 flat = int(np.argmax(score))
@@ -291,12 +298,6 @@ def hard_cells(
                 score[max(0, r - exclusion) : r + exclusion + 1,
                       max(0, c - exclusion) : c + exclusion + 1] = -np.inf  # fmt: skip
     return np.array(rows, np.int64).reshape(-1, 3)
-
-
-def _grow(mask: np.ndarray, cells: int) -> np.ndarray:
-    """``mask`` dilated by a square of side 2 * ``cells`` + 1."""
-    side = 2 * cells + 1
-    return np.asarray(sliding_window_view(np.pad(mask, cells), (side, side)).any(axis=(-2, -1)))
 
 
 @torch.no_grad()
