@@ -47,6 +47,10 @@ class RunConfig:
     widths: tuple[int, ...] = (16, 32, 48, 64, 96)
     dilations: tuple[int, int] = (1, 1)  # of the last two convolutions (see training.models)
     mass_weight: float = 1.0  # how much likelier a mass case is drawn as a positive than a cluster
+    # Mass cases whose lesion is smaller than this (equivalent diameter of its global cell cover)
+    # are drawn small_mass_weight times as often again as other mass cases (0: off)
+    small_mass_mm: float = 0.0
+    small_mass_weight: float = 1.0
     mined_images: int = 0  # training images whose global top-K crops fine-tune the patch model
     mined_top_k: int = 6
     patch_mined: StageConfig | None = None  # that last patch stage (None: no mining)

@@ -48,6 +48,13 @@ def positive_weight(spec: CaseSpec, mass_weight: float) -> float:
     return mass_weight if "mass" in spec.kinds else 1.0
 
 
+def cover_diameter_mm(cover: np.ndarray, cell_mm: float) -> float:
+    """Equivalent-circle diameter (mm) of the lesion area in a global cell-cover map (cells of
+    ``cell_mm``); 0 for no lesion or unknown cover (-1)."""
+    area = float(np.clip(cover, 0.0, None).sum()) * cell_mm**2
+    return 2.0 * float(np.sqrt(area / np.pi))
+
+
 def case_spec(seed: int) -> CaseSpec:
     """Deterministic case of a seed: 1/3 normal, 1/3 mass, 1/3 calcification cluster."""
     rng = np.random.default_rng([seed, 7])

@@ -23,11 +23,18 @@ from training.models import CamClassifier, count_parameters
 log = logging.getLogger(__name__)
 
 
+def global_cell_mm(config: RunConfig) -> float:
+    """Side of one global CAM cell in mm (the generator's images fill the global input)."""
+    rows = (config.image_shape or (data.FULL_ROWS, data.FULL_COLS))[0]
+    return config.pixel_spacing_mm * rows / config.global_hw[0] * data.STRIDE
+
+
 def load_cases(
     seeds: Sequence[int], config: RunConfig, manifest: ModelManifest, cache: Path
 ) -> list[dict[str, np.ndarray]]:
     """Cached arrays of every seed's case (generated on first use)."""
     out = []
+    small = 0
     start = time.monotonic()
     log.info("data cache key source hash %s", data.preprocessing_fingerprint()[:16])
     for i, seed in enumerate(seeds):
@@ -35,12 +42,19 @@ def load_cases(
         case = data.cached_case(
             cache, spec, manifest, config.crops_per_lesion, config.normal_crops, config.image_shape
         )
-        case["positive_weight"] = np.array(
-            data.positive_weight(spec, config.mass_weight), np.float32
-        )
+        weight = data.positive_weight(spec, config.mass_weight)
+        if "mass" in spec.kinds and config.small_mass_mm > 0:
+            size = data.cover_diameter_mm(case["global_cover"], global_cell_mm(config))
+            if 0 < size < config.small_mass_mm:
+                weight *= config.small_mass_weight
+                small += 1
+        case["positive_weight"] = np.array(weight, np.float32)
         out.append(case)
         if (i + 1) % 10 == 0 or i + 1 == len(seeds):
             log.info("data %d/%d cases (%.0f s)", i + 1, len(seeds), time.monotonic() - start)
+    if config.small_mass_mm > 0:
+        log.info("%d mass cases under %g mm weighted x%g", small, config.small_mass_mm,
+                 config.small_mass_weight)  # fmt: skip
     return out
 
 
@@ -166,6 +180,8 @@ def train_models(
         },
         "train_images": n_images,
         "mass_weight": config.mass_weight,
+        "small_mass_mm": config.small_mass_mm,
+        "small_mass_weight": config.small_mass_weight,
         "train_crops": n_crops,
     }
     return patch, glob, info

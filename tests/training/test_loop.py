@@ -84,6 +84,45 @@ def test_mass_cases_and_their_crops_carry_the_mass_weight(tmp_path) -> None:  # 
     assert patch_set.positive_weights.tolist() == expected
 
 
+def test_cover_diameter_is_the_equivalent_circle_of_the_covered_cells() -> None:
+    from training.data import cover_diameter_mm
+
+    cover = np.zeros((6, 5), np.float32)
+    cover[2, 2] = 1.0
+    cover[2, 3] = np.pi - 1.0  # area pi cells of 2 mm: a circle of radius 2 mm
+    assert cover_diameter_mm(cover, 2.0) == pytest.approx(4.0, rel=1e-6)
+    assert cover_diameter_mm(np.full((6, 5), -1.0, np.float32), 2.0) == 0.0
+
+
+def test_global_cell_size_follows_the_input_geometry() -> None:
+    from training import config as cfg
+    from training.pipeline import global_cell_mm
+
+    assert global_cell_mm(cfg.FULL) == pytest.approx(0.07 * 4 * 16)  # 4096 rows -> 1024
+    assert global_cell_mm(cfg.QUICK) == pytest.approx(0.28 * 4 * 16)  # 1024 rows -> 256
+
+
+def test_small_masses_are_drawn_more_often(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training import config as cfg
+    from training.data import cover_diameter_mm
+    from training.pipeline import global_cell_mm, load_cases
+
+    def weights(small_mm: float) -> list[float]:
+        config = dataclasses.replace(
+            cfg.QUICK, mass_weight=2.0, small_mass_mm=small_mm, small_mass_weight=5.0
+        )
+        cases = load_cases([3, 4, 5], config, cfg.draft_manifest(config), tmp_path)
+        return [float(c["positive_weight"]) for c in cases]
+
+    config = cfg.QUICK
+    mass = load_cases([4], config, cfg.draft_manifest(config), tmp_path)[0]
+    size = cover_diameter_mm(mass["global_cover"], global_cell_mm(config))
+    assert size > 0
+    assert weights(size + 0.01) == [1.0, 10.0, 1.0]  # only the mass case, on top of mass_weight
+    assert weights(size - 0.01) == [1.0, 2.0, 1.0]
+    assert weights(0.0) == [1.0, 2.0, 1.0]  # off
+
+
 def test_weights_remember_their_dilations(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from training.models import CamClassifier
     from training.pipeline import load_weights, save_weights
