@@ -48,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
         "--hard-minutes", type=float, help="budget of the global model's false-positive stage"
     )
     train.add_argument("--lr-scale", type=float, default=1.0, help="multiplies all learning rates")
+    avg = sub.add_parser(
+        "average",
+        help="average the global models of several runs (one lineage), re-estimate BatchNorm, "
+        "export, measure, write manifest",
+    )
+    avg.add_argument("--out", type=Path, required=True, help="model folder to write")
+    avg.add_argument(
+        "--weights", type=Path, nargs="+", required=True,
+        help="weights folders of the runs (the first one's patch model is kept)",
+    )  # fmt: skip
+    avg.add_argument("--weights-dir", type=Path, help="torch weights (.npz); default OUT/torch")
+    avg.add_argument("--seed", type=int, default=0)
+    avg.add_argument("--data-seed", type=int, help="training images for BatchNorm (default --seed)")
+    avg.add_argument("--quick", action="store_true")
+    avg.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated-data cache")
+    avg.add_argument("--threads", type=int, default=2)
     ev = sub.add_parser("evaluate", help="measure a model folder on held-out synthetic images")
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--seed", type=int, default=0)
@@ -102,6 +118,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             train_synthetic(
                 args.out, weights, config, args.seed, args.cache, args.resume, args.data_seed
             )
+    elif args.command == "average":
+        from training.run import average_synthetic
+
+        weights = args.weights_dir or args.out / "torch"
+        average_synthetic(
+            args.out, weights, args.weights, config, args.seed, args.cache, args.data_seed
+        )
     else:
         from training.run import evaluate_folder
 

@@ -298,3 +298,24 @@ def load_weights(path: Path, model: CamClassifier) -> CamClassifier:
         )
     model.load_state_dict(state)
     return model.eval()
+
+
+def average_weights(paths: Sequence[Path], model: CamClassifier) -> CamClassifier:
+    """Load into ``model`` the uniform mean of several ``save_weights`` files of its architecture
+    (a "model soup" of runs fine-tuned from one another; eval mode). BatchNorm running
+    statistics are averaged too: re-estimate them on whole images afterwards."""
+    if not paths:
+        raise ValueError("average_weights: no weight files given")
+    # state_dict() shares the model's tensors, and each file is loaded into the same model
+    states = [
+        {k: v.clone() for k, v in load_weights(p, model).state_dict().items()} for p in paths
+    ]
+    mean = {}
+    for key, first in states[0].items():
+        if first.is_floating_point():
+            total = sum(state[key].double() for state in states)
+            mean[key] = (total / len(states)).to(first.dtype)
+        else:  # num_batches_tracked: an integer count, not a weight
+            mean[key] = first.clone()
+    model.load_state_dict(mean)
+    return model.eval()

@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from inference.manifest import MANIFEST_FILE, ModelManifest, manifest_from_dict
@@ -96,6 +97,50 @@ def train_synthetic(
     info["train_seeds"] = [train_seeds[0], train_seeds[-1]]
     if resume is not None:
         info["resumed_from"] = _previous_log(resume)
+    manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
+    manifest = dataclasses.replace(
+        manifest, training_data=training_data_text(config, seed, data_seed)
+    )
+    write_manifest(out, manifest)
+    (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
+    evaluate_folder(out, config, seed, write=True, extra={"training": info})
+
+
+def average_synthetic(
+    out: Path,
+    weights: Path,
+    sources: list[Path],
+    config: RunConfig,
+    seed: int,
+    cache: Path,
+    data_seed: int | None = None,
+) -> None:
+    """A model whose global weights are the mean of several runs' (`pipeline.average_weights`),
+    with the first run's patch model; BatchNorm re-estimated on about 40 whole training images
+    (picked like the training stages' own re-estimation), then exported and evaluated like
+    `train_synthetic`."""
+    from training.loop import recalibrate_batchnorm
+    from training.models import CamClassifier
+
+    draft = cfg.draft_manifest(config)
+
+    def model(top_k: int) -> CamClassifier:
+        channels = len(draft.channels)
+        return CamClassifier(
+            channels, top_k=top_k, widths=config.widths, dilations=config.dilations
+        )
+
+    glob = pipeline.average_weights([s / "global.npz" for s in sources], model(config.global_top_k))
+    patch = pipeline.load_weights(sources[0] / "patch.npz", model(config.patch_top_k))
+    train_seeds = training_seeds(config, seed, data_seed)
+    picked = train_seeds[:: max(1, len(train_seeds) // 40)]
+    cases = pipeline.load_cases(picked, config, draft, cache)
+    recalibrate_batchnorm(glob, np.stack([c["global_input"] for c in cases]), 4)
+    info: dict[str, object] = {
+        "averaged_global_models": [_previous_log(s) for s in sources],
+        "patch_model_from": str(sources[0]),
+        "batchnorm_images": [picked[0], picked[-1], len(picked)],
+    }
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     manifest = dataclasses.replace(
         manifest, training_data=training_data_text(config, seed, data_seed)

@@ -134,6 +134,37 @@ def test_weights_remember_their_dilations(tmp_path) -> None:  # type: ignore[no-
         load_weights(tmp_path / "global.npz", CamClassifier(2))
 
 
+def test_average_weights_is_the_mean_of_every_weight(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training.models import CamClassifier
+    from training.pipeline import average_weights, save_weights
+
+    models = []
+    for i in range(3):
+        torch.manual_seed(i)
+        m = CamClassifier(2, widths=(4, 4, 4, 4, 4))
+        with torch.no_grad():
+            for value in m.state_dict().values():
+                if value.is_floating_point():
+                    value.uniform_(0.5, 2.0)  # the bias and running statistics too
+        m.backbone.body[1].num_batches_tracked.fill_(7 + i)
+        save_weights(tmp_path / str(i), m, m)
+        models.append(m)
+    out = average_weights(
+        [tmp_path / str(i) / "global.npz" for i in range(3)], CamClassifier(2, widths=(4,) * 5)
+    )
+    assert not out.training
+    for key, value in out.state_dict().items():
+        parts = [m.state_dict()[key] for m in models]
+        if value.is_floating_point():
+            expected = (parts[0].double() + parts[1].double() + parts[2].double()) / 3
+            assert torch.allclose(value.double(), expected, atol=1e-6), key
+            assert not torch.equal(parts[0], parts[1]), key  # a real mean, not a copy
+        else:
+            assert torch.equal(value, parts[0]), key
+    with pytest.raises(ValueError, match="no weight files"):
+        average_weights([], CamClassifier(2, widths=(4,) * 5))
+
+
 def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from training import cli, pipeline, run
     from training import config as cfg

@@ -80,3 +80,26 @@ def test_saved_torch_weights_reproduce_the_onnx_outputs(quick_model: Path) -> No
     o_logit, o_cam = session.run(["logit", "cam"], {"crop": x.numpy()})
     assert np.abs(o_logit - logit.numpy()).max() <= 1e-4
     assert np.abs(o_cam - cam.numpy()).max() <= 1e-4
+
+
+def test_average_of_runs_writes_a_measured_model(quick_model: Path, tmp_path: Path) -> None:
+    weights = quick_model / "torch"
+    out = tmp_path / "avg"
+    argv = ["average", "--out", str(out), "--quick", "--weights", str(weights), str(weights)]
+    argv += ["--data-seed", "1"]  # BatchNorm re-estimated on other images than the run's own
+    assert main([*argv, "--cache", str(quick_model.parent / "cache"), "--threads", "1"]) == 0
+    manifest = load_manifest(out)  # both sha256 and the schema
+    assert {"image_auc", "mass", "validation"} <= set(manifest.metrics)
+    log = json.loads((out / "torch" / "training_log.json").read_text())
+    assert len(log["averaged_global_models"]) == 2
+    assert log["averaged_global_models"][0]["train_images"] == cfg.QUICK.n_train
+    # the patch model is the first run's, unchanged
+    before = np.load(weights / "patch.npz")
+    after = np.load(out / "torch" / "patch.npz")
+    assert all(np.array_equal(before[k], after[k]) for k in before.files)
+    # the mean of one model twice is that model, but for its BatchNorm statistics re-estimated
+    g0, g1 = np.load(weights / "global.npz"), np.load(out / "torch" / "global.npz")
+    assert np.array_equal(g0["cam_head.weight"], g1["cam_head.weight"])
+    assert not np.array_equal(
+        g0["backbone.body.1.running_mean"], g1["backbone.body.1.running_mean"]
+    )
