@@ -307,9 +307,7 @@ def average_weights(paths: Sequence[Path], model: CamClassifier) -> CamClassifie
     if not paths:
         raise ValueError("average_weights: no weight files given")
     # state_dict() shares the model's tensors, and each file is loaded into the same model
-    states = [
-        {k: v.clone() for k, v in load_weights(p, model).state_dict().items()} for p in paths
-    ]
+    states = [{k: v.clone() for k, v in load_weights(p, model).state_dict().items()} for p in paths]
     mean = {}
     for key, first in states[0].items():
         if first.is_floating_point():
