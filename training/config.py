@@ -48,7 +48,8 @@ class RunConfig:
     dilations: tuple[int, int] = (1, 1)  # of the last two convolutions (see training.models)
     mass_weight: float = 1.0  # how much likelier a mass case is drawn as a positive than a cluster
     # Mass cases whose lesion is smaller than this (equivalent diameter of its global cell cover)
-    # are drawn small_mass_weight times as often again as other mass cases (0: off)
+    # are drawn small_mass_weight times as often again as other mass cases (0: off); this
+    # weights the training cases' images and crops, not the mined-crop patch stage's crops
     small_mass_mm: float = 0.0
     small_mass_weight: float = 1.0
     mined_images: int = 0  # training images whose global top-K crops fine-tune the patch model

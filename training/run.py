@@ -122,6 +122,11 @@ def average_synthetic(
     from training.loop import recalibrate_batchnorm
     from training.models import CamClassifier
 
+    for source in sources:
+        if weights.resolve() == source.resolve():
+            raise ValueError(f"--weights-dir {weights} is one of the averaged runs: choose another")
+    train_seeds = training_seeds(config, seed, data_seed)
+    _check_disjoint(train_seeds, config, seed)
     draft = cfg.draft_manifest(config)
 
     def model(top_k: int) -> CamClassifier:
@@ -132,7 +137,6 @@ def average_synthetic(
 
     glob = pipeline.average_weights([s / "global.npz" for s in sources], model(config.global_top_k))
     patch = pipeline.load_weights(sources[0] / "patch.npz", model(config.patch_top_k))
-    train_seeds = training_seeds(config, seed, data_seed)
     picked = train_seeds[:: max(1, len(train_seeds) // 40)]
     cases = pipeline.load_cases(picked, config, draft, cache)
     recalibrate_batchnorm(glob, np.stack([c["global_input"] for c in cases]), 4)
@@ -142,10 +146,13 @@ def average_synthetic(
         "batchnorm_images": [picked[0], picked[-1], len(picked)],
     }
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
-    manifest = dataclasses.replace(
-        manifest, training_data=training_data_text(config, seed, data_seed)
+    text = (
+        "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); the global "
+        f"model is the mean of {len(sources)} runs (their training images are named in "
+        "training_log.json), its BatchNorm re-estimated on training seeds "
+        f"{_seed_range(picked)}; the patch model is the first run's."
     )
-    write_manifest(out, manifest)
+    write_manifest(out, dataclasses.replace(manifest, training_data=text))
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
     evaluate_folder(out, config, seed, write=True, extra={"training": info})
 

@@ -84,12 +84,22 @@ def test_saved_torch_weights_reproduce_the_onnx_outputs(quick_model: Path) -> No
 
 def test_average_of_runs_writes_a_measured_model(quick_model: Path, tmp_path: Path) -> None:
     weights = quick_model / "torch"
+    other = tmp_path / "other"  # a second run: run one's weights with the CAM head moved by 1
+    other.mkdir()
+    (other / "training_log.json").write_text((weights / "training_log.json").read_text())
+    with np.load(weights / "global.npz") as g:
+        arrays = {k: g[k] for k in g.files}
+    arrays["cam_head.weight"] = arrays["cam_head.weight"] + 1.0
+    np.savez(other / "global.npz", **arrays)
+    np.savez(other / "patch.npz", **{k: v * 0 for k, v in np.load(weights / "patch.npz").items()})
     out = tmp_path / "avg"
-    argv = ["average", "--out", str(out), "--quick", "--weights", str(weights), str(weights)]
+    argv = ["average", "--out", str(out), "--quick", "--weights", str(weights), str(other)]
     argv += ["--data-seed", "1"]  # BatchNorm re-estimated on other images than the run's own
     assert main([*argv, "--cache", str(quick_model.parent / "cache"), "--threads", "1"]) == 0
     manifest = load_manifest(out)  # both sha256 and the schema
     assert {"image_auc", "mass", "validation"} <= set(manifest.metrics)
+    assert "no real patient images" in manifest.training_data
+    assert "mean of 2 runs" in manifest.training_data
     log = json.loads((out / "torch" / "training_log.json").read_text())
     assert len(log["averaged_global_models"]) == 2
     assert log["averaged_global_models"][0]["train_images"] == cfg.QUICK.n_train
@@ -97,9 +107,22 @@ def test_average_of_runs_writes_a_measured_model(quick_model: Path, tmp_path: Pa
     before = np.load(weights / "patch.npz")
     after = np.load(out / "torch" / "patch.npz")
     assert all(np.array_equal(before[k], after[k]) for k in before.files)
-    # the mean of one model twice is that model, but for its BatchNorm statistics re-estimated
+    # the weights are the mean of both runs; the BatchNorm statistics are re-estimated
     g0, g1 = np.load(weights / "global.npz"), np.load(out / "torch" / "global.npz")
-    assert np.array_equal(g0["cam_head.weight"], g1["cam_head.weight"])
+    assert np.allclose(g1["cam_head.weight"], g0["cam_head.weight"] + 0.5, atol=1e-6)
+    assert np.array_equal(g0["backbone.body.0.weight"], g1["backbone.body.0.weight"])
     assert not np.array_equal(
         g0["backbone.body.1.running_mean"], g1["backbone.body.1.running_mean"]
     )
+
+
+def test_average_refuses_to_overwrite_a_run_or_use_held_out_images(
+    quick_model: Path, tmp_path: Path
+) -> None:
+    weights = quick_model / "torch"
+    argv = ["average", "--out", str(tmp_path / "avg"), "--quick", "--weights", str(weights)]
+    argv += ["--cache", str(quick_model.parent / "cache"), "--threads", "1"]
+    with pytest.raises(ValueError, match="is one of the averaged runs"):
+        main([*argv, "--weights-dir", str(weights)])
+    with pytest.raises(ValueError, match="overlap the validation seeds"):
+        main([*argv, "--data-seed", "70"])  # 100000 + 70 * 10000 = the validation range
