@@ -29,6 +29,11 @@ def global_cell_mm(config: RunConfig) -> float:
     return config.pixel_spacing_mm * rows / config.global_hw[0] * data.STRIDE
 
 
+def new_model(config: RunConfig, channels: int, top_k: int) -> CamClassifier:
+    """An untrained CamClassifier of the run's architecture (widths, dilations)."""
+    return CamClassifier(channels, top_k=top_k, widths=config.widths, dilations=config.dilations)
+
+
 def load_cases(
     seeds: Sequence[int], config: RunConfig, manifest: ModelManifest, cache: Path
 ) -> list[dict[str, np.ndarray]]:
@@ -111,17 +116,13 @@ def train_models(
         int(patch_set.labels.sum()),
     )
     torch.manual_seed(seed)
-    patch = CamClassifier(
-        channels, top_k=config.patch_top_k, widths=config.widths, dilations=config.dilations
-    )
+    patch = new_model(config, channels, config.patch_top_k)
     if resume is not None:
         load_weights(resume / "patch.npz", patch)
     t0 = time.monotonic()
     patch_hist = train_stage(patch, patch_set, config.patch, seed, "patch")
     t1 = time.monotonic()
-    glob = CamClassifier(
-        channels, top_k=config.global_top_k, widths=config.widths, dilations=config.dilations
-    )
+    glob = new_model(config, channels, config.global_top_k)
     if resume is not None:
         load_weights(resume / "global.npz", glob)
     else:
@@ -187,9 +188,17 @@ def train_models(
     return patch, glob, info
 
 
+BATCHNORM_IMAGES = 40  # about this many whole images re-estimate BatchNorm after window training
+
+
+def batchnorm_stride(n_images: int) -> int:
+    """Every how many of ``n_images`` training images one goes into the BatchNorm re-estimation."""
+    return max(1, n_images // BATCHNORM_IMAGES)
+
+
 def _recalibrate_on_images(glob: CamClassifier, global_set: Batchable) -> None:
     """BatchNorm of a model trained on windows, re-estimated on about 40 whole images."""
-    recalibrate_batchnorm(glob, global_set.inputs[:: max(1, len(global_set.labels) // 40)], 4)
+    recalibrate_batchnorm(glob, global_set.inputs[:: batchnorm_stride(len(global_set.labels))], 4)
 
 
 def _hard_stage(

@@ -120,7 +120,6 @@ def average_synthetic(
     (picked like the training stages' own re-estimation), then exported and evaluated like
     `train_synthetic`."""
     from training.loop import recalibrate_batchnorm
-    from training.models import CamClassifier
 
     for source in sources:
         if weights.resolve() == source.resolve():
@@ -128,16 +127,15 @@ def average_synthetic(
     train_seeds = training_seeds(config, seed, data_seed)
     _check_disjoint(train_seeds, config, seed)
     draft = cfg.draft_manifest(config)
-
-    def model(top_k: int) -> CamClassifier:
-        channels = len(draft.channels)
-        return CamClassifier(
-            channels, top_k=top_k, widths=config.widths, dilations=config.dilations
-        )
-
-    glob = pipeline.average_weights([s / "global.npz" for s in sources], model(config.global_top_k))
-    patch = pipeline.load_weights(sources[0] / "patch.npz", model(config.patch_top_k))
-    picked = train_seeds[:: max(1, len(train_seeds) // 40)]
+    channels = len(draft.channels)
+    glob = pipeline.average_weights(
+        [s / "global.npz" for s in sources],
+        pipeline.new_model(config, channels, config.global_top_k),
+    )
+    patch = pipeline.load_weights(
+        sources[0] / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)
+    )
+    picked = train_seeds[:: pipeline.batchnorm_stride(len(train_seeds))]
     cases = pipeline.load_cases(picked, config, draft, cache)
     recalibrate_batchnorm(glob, np.stack([c["global_input"] for c in cases]), 4)
     info: dict[str, object] = {
