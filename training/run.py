@@ -135,7 +135,8 @@ def average_synthetic(
     patch = pipeline.load_weights(
         sources[0] / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)
     )
-    picked = train_seeds[:: pipeline.batchnorm_stride(len(train_seeds))]
+    stride = pipeline.batchnorm_stride(len(train_seeds))
+    picked = train_seeds[::stride]
     cases = pipeline.load_cases(picked, config, draft, cache)
     recalibrate_batchnorm(glob, np.stack([c["global_input"] for c in cases]), 4)
     info: dict[str, object] = {
@@ -147,8 +148,8 @@ def average_synthetic(
     text = (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); the global "
         f"model is the mean of {len(sources)} runs (their training images are named in "
-        "training_log.json), its BatchNorm re-estimated on training seeds "
-        f"{_seed_range(picked)}; the patch model is the first run's."
+        f"training_log.json), its BatchNorm re-estimated on {len(picked)} training images "
+        f"(seeds {_seed_range(picked)} in steps of {stride}); the patch model is the first run's."
     )
     write_manifest(out, dataclasses.replace(manifest, training_data=text))
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -100,6 +100,10 @@ def test_average_of_runs_writes_a_measured_model(quick_model: Path, tmp_path: Pa
     assert {"image_auc", "mass", "validation"} <= set(manifest.metrics)
     assert "no real patient images" in manifest.training_data
     assert "mean of 2 runs" in manifest.training_data
+    n_bn = cfg.QUICK.n_train  # QUICK's 6 training images: every one of them (steps of 1)
+    assert f"re-estimated on {n_bn} training images (seeds 110000-110005 in steps of 1)" in (
+        manifest.training_data
+    )
     log = json.loads((out / "torch" / "training_log.json").read_text())
     assert len(log["averaged_global_models"]) == 2
     assert log["averaged_global_models"][0]["train_images"] == cfg.QUICK.n_train
