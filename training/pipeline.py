@@ -196,9 +196,15 @@ def batchnorm_stride(n_images: int) -> int:
     return max(1, n_images // BATCHNORM_IMAGES)
 
 
+def recalibrate_on_images(glob: CamClassifier, whole_inputs: np.ndarray) -> None:
+    """BatchNorm of a global model trained on windows (or averaged), re-estimated on whole
+    images (picked with `batchnorm_stride`)."""
+    recalibrate_batchnorm(glob, whole_inputs, 4)
+
+
 def _recalibrate_on_images(glob: CamClassifier, global_set: Batchable) -> None:
-    """BatchNorm of a model trained on windows, re-estimated on about 40 whole images."""
-    recalibrate_batchnorm(glob, global_set.inputs[:: batchnorm_stride(len(global_set.labels))], 4)
+    """`recalibrate_on_images` on about 40 of the training set's whole images."""
+    recalibrate_on_images(glob, global_set.inputs[:: batchnorm_stride(len(global_set.labels))])
 
 
 def _hard_stage(

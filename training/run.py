@@ -15,6 +15,7 @@ from inference.manifest import MANIFEST_FILE, ModelManifest, manifest_from_dict
 from training import config as cfg
 from training import pipeline
 from training.config import RunConfig
+from training.models import CamClassifier
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,25 @@ def train_synthetic(
     info["train_seeds"] = [train_seeds[0], train_seeds[-1]]
     if resume is not None:
         info["resumed_from"] = _previous_log(resume)
+    text = training_data_text(config, seed, data_seed)
+    _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
+
+
+def _export_and_measure(
+    out: Path,
+    weights: Path,
+    patch: CamClassifier,
+    glob: CamClassifier,
+    draft: ModelManifest,
+    training_data: str,
+    info: dict[str, object],
+    config: RunConfig,
+    seed: int,
+) -> None:
+    """Export both models, write the manifest (with `training_data`) and the training log, then
+    measure the folder on the validation and held-out images (`evaluate_folder`)."""
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
-    manifest = dataclasses.replace(
-        manifest, training_data=training_data_text(config, seed, data_seed)
-    )
-    write_manifest(out, manifest)
+    write_manifest(out, dataclasses.replace(manifest, training_data=training_data))
     (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
     evaluate_folder(out, config, seed, write=True, extra={"training": info})
 
@@ -119,8 +134,6 @@ def average_synthetic(
     with the first run's patch model; BatchNorm re-estimated on about 40 whole training images
     (picked like the training stages' own re-estimation), then exported and evaluated like
     `train_synthetic`."""
-    from training.loop import recalibrate_batchnorm
-
     for source in sources:
         if weights.resolve() == source.resolve():
             raise ValueError(f"--weights-dir {weights} is one of the averaged runs: choose another")
@@ -138,22 +151,19 @@ def average_synthetic(
     stride = pipeline.batchnorm_stride(len(train_seeds))
     picked = train_seeds[::stride]
     cases = pipeline.load_cases(picked, config, draft, cache)
-    recalibrate_batchnorm(glob, np.stack([c["global_input"] for c in cases]), 4)
+    pipeline.recalibrate_on_images(glob, np.stack([c["global_input"] for c in cases]))
     info: dict[str, object] = {
         "averaged_global_models": [_previous_log(s) for s in sources],
         "patch_model_from": str(sources[0]),
         "batchnorm_images": [picked[0], picked[-1], len(picked)],
     }
-    manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     text = (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); the global "
         f"model is the mean of {len(sources)} runs (their training images are named in "
         f"training_log.json), its BatchNorm re-estimated on {len(picked)} training images "
         f"(seeds {_seed_range(picked)} in steps of {stride}); the patch model is the first run's."
     )
-    write_manifest(out, dataclasses.replace(manifest, training_data=text))
-    (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
-    evaluate_folder(out, config, seed, write=True, extra={"training": info})
+    _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
 
 
 def _previous_log(weights: Path) -> object:
