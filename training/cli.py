@@ -33,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         "images unless --data-seed is given)",
     )
     train.add_argument(
-        "--data-seed", type=int, help="selects the training images only (default: --seed)"
+        "--data-seed",
+        type=int,
+        nargs="+",
+        help="selects the training images only (default: --seed); several: one training set of "
+        "all their images",
     )
     train.add_argument("--quick", action="store_true", help="tiny images, a few steps (CI smoke)")
     train.add_argument("--csv", type=Path, help="train on DICOM files listed in a CSV instead")
@@ -60,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     avg.add_argument("--weights-dir", type=Path, help="torch weights (.npz); default OUT/torch")
     avg.add_argument("--seed", type=int, default=0)
-    avg.add_argument("--data-seed", type=int, help="training images for BatchNorm (default --seed)")
+    avg.add_argument(
+        "--data-seed", type=int, nargs="+", help="training images for BatchNorm (default --seed)"
+    )
     avg.add_argument("--quick", action="store_true")
     avg.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated-data cache")
     avg.add_argument("--threads", type=int, default=2)

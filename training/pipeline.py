@@ -35,9 +35,14 @@ def new_model(config: RunConfig, channels: int, top_k: int) -> CamClassifier:
 
 
 def load_cases(
-    seeds: Sequence[int], config: RunConfig, manifest: ModelManifest, cache: Path
+    seeds: Sequence[int],
+    config: RunConfig,
+    manifest: ModelManifest,
+    cache: Path,
+    keep_crops: bool = True,
 ) -> list[dict[str, np.ndarray]]:
-    """Cached arrays of every seed's case (generated on first use)."""
+    """Cached arrays of every seed's case (generated on first use); without ``keep_crops`` each
+    case's crops are dropped as it loads (for runs that do not train the patch model)."""
     out = []
     small = 0
     start = time.monotonic()
@@ -54,6 +59,9 @@ def load_cases(
                 weight *= config.small_mass_weight
                 small += 1
         case["positive_weight"] = np.array(weight, np.float32)
+        if not keep_crops:
+            for key in ("crops", "crop_labels", "crop_cover"):
+                case[key] = case[key][:0]
         out.append(case)
         if (i + 1) % 10 == 0 or i + 1 == len(seeds):
             log.info("data %d/%d cases (%.0f s)", i + 1, len(seeds), time.monotonic() - start)

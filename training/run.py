@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -51,18 +52,41 @@ def read_manifest(folder: Path) -> ModelManifest:
     return manifest_from_dict(json.loads((folder / MANIFEST_FILE).read_text()))
 
 
-def training_seeds(config: RunConfig, seed: int, data_seed: int | None = None) -> list[int]:
-    """The training images' seeds: picked by `data_seed`, else by `seed`."""
-    return seeds(cfg.TRAIN_SEED_BASE, seed if data_seed is None else data_seed, config.n_train)
+DataSeed = int | Sequence[int] | None
 
 
-def training_data_text(config: RunConfig, seed: int, data_seed: int | None = None) -> str:
+def _data_seeds(seed: int, data_seed: DataSeed) -> list[int]:
+    if data_seed is None:
+        return [seed]
+    return [data_seed] if isinstance(data_seed, int) else list(dict.fromkeys(data_seed))
+
+
+def training_seeds(config: RunConfig, seed: int, data_seed: DataSeed = None) -> list[int]:
+    """The training images' seeds: picked by `data_seed`, else by `seed`. Several data seeds
+    give one training set of all their images (n_train per data seed)."""
+    return [
+        s
+        for d in _data_seeds(seed, data_seed)
+        for s in seeds(cfg.TRAIN_SEED_BASE, d, config.n_train)
+    ]
+
+
+def training_seed_ranges(config: RunConfig, seed: int, data_seed: DataSeed = None) -> list[str]:
+    """The training seeds as "first-last" ranges, one per data seed."""
+    return [
+        _seed_range(seeds(cfg.TRAIN_SEED_BASE, d, config.n_train))
+        for d in _data_seeds(seed, data_seed)
+    ]
+
+
+def training_data_text(config: RunConfig, seed: int, data_seed: DataSeed = None) -> str:
     """The manifest's plain-words description of the training data (the validation and
     held-out images are named with the metrics, by `evaluate_folder`)."""
-    tr = training_seeds(config, seed, data_seed)
+    ranges = training_seed_ranges(config, seed, data_seed)
+    count = len(training_seeds(config, seed, data_seed))
     return (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); "
-        f"training seeds {tr[0]}-{tr[-1]} ({len(tr)} images, 1/3 normal, 1/3 one mass, "
+        f"training seeds {' and '.join(ranges)} ({count} images, 1/3 normal, 1/3 one mass, "
         "1/3 one calcification cluster)."
     )
 
@@ -78,24 +102,29 @@ def train_synthetic(
     seed: int,
     cache: Path,
     resume: Path | None = None,
-    data_seed: int | None = None,
+    data_seed: DataSeed = None,
 ) -> None:
     """Generate (cached) data, train both models, export, evaluate, write the manifest.
 
     `seed` selects the initialization and the validation and held-out images; `data_seed`
-    (default: `seed`) the training images, so a resumed run can continue on fresh images and
-    still be measured on the same held-out set.
+    (default: `seed`; several: one set of all their images) the training images, so a resumed
+    run can continue on fresh images and still be measured on the same held-out set. When
+    neither patch stage trains, the cases' crops are dropped as they load (about half of each
+    case's memory).
     """
     draft = cfg.draft_manifest(config)
     train_seeds = training_seeds(config, seed, data_seed)
     _check_disjoint(train_seeds, config, seed)
     t0 = time.monotonic()
-    train_cases = pipeline.load_cases(train_seeds, config, draft, cache)
+    patch_trains = config.patch.max_seconds > 0 or config.patch_mined is not None
+    train_cases = pipeline.load_cases(
+        train_seeds, config, draft, cache, keep_crops=patch_trains or resume is None
+    )
     data_seconds = time.monotonic() - t0
     mining = pipeline.Mining(train_seeds, draft, cache, torch.get_num_threads())
     patch, glob, info = pipeline.train_models(config, train_cases, seed, resume, mining)
     info["data_seconds"] = round(data_seconds, 1)
-    info["train_seeds"] = [train_seeds[0], train_seeds[-1]]
+    info["train_seeds"] = training_seed_ranges(config, seed, data_seed)
     if resume is not None:
         info["resumed_from"] = _previous_log(resume)
     text = training_data_text(config, seed, data_seed)
@@ -128,7 +157,7 @@ def average_synthetic(
     config: RunConfig,
     seed: int,
     cache: Path,
-    data_seed: int | None = None,
+    data_seed: DataSeed = None,
 ) -> None:
     """A model whose global weights are the mean of several runs' (`pipeline.average_weights`),
     with the first run's patch model; BatchNorm re-estimated on about 40 whole training images

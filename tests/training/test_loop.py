@@ -174,7 +174,7 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
     class StopError(Exception):
         pass
 
-    def fake_load_cases(seeds, *_):  # type: ignore[no-untyped-def]
+    def fake_load_cases(seeds, *_, **__):  # type: ignore[no-untyped-def]
         asked.append(list(seeds))
         raise StopError
 
@@ -184,12 +184,18 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
         with pytest.raises(StopError):
             cli.main([*args, *extra])
         assert asked[-1][0] == first and len(asked[-1]) == cfg.QUICK.n_train
+    with pytest.raises(StopError):  # several data seeds: one set of all their images
+        cli.main([*args, "--data-seed", "3", "4"])
+    n = cfg.QUICK.n_train
+    assert asked[-1] == [*range(130_000, 130_000 + n), *range(140_000, 140_000 + n)]
     # QUICK has 6 training images: data seed 70 would train on validation images 800000-800002
     with pytest.raises(ValueError, match="overlap the validation seeds 800000-800002"):
         cli.main([*args, "--data-seed", "70"])
     with pytest.raises(ValueError, match="overlap the held-out seeds 900000-900002"):
         cli.main([*args, "--data-seed", "80"])
-    assert len(asked) == 2  # refused before any image was generated
+    with pytest.raises(ValueError, match="overlap the validation seeds"):
+        cli.main([*args, "--data-seed", "3", "70"])  # one bad data seed of two is enough
+    assert len(asked) == 3  # refused before any image was generated
     with pytest.raises(SystemExit):
         cli.main(["train", "--out", str(tmp_path / "m"), "--csv", "x.csv", "--data-seed", "1"])
     text = run.training_data_text(cfg.FULL, 0, data_seed=1)

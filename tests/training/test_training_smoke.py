@@ -130,3 +130,25 @@ def test_average_refuses_to_overwrite_a_run_or_use_held_out_images(
         main([*argv, "--weights-dir", str(weights)])
     with pytest.raises(ValueError, match="overlap the validation seeds"):
         main([*argv, "--data-seed", "70"])  # 100000 + 70 * 10000 = the validation range
+
+
+def test_resumed_global_stage_on_several_data_seeds(quick_model: Path, tmp_path: Path) -> None:
+    """`--data-seed 1 2`: one training set of both seeds' images; with no patch stage the patch
+    model is kept exactly and the cases' crops are never held."""
+    weights = quick_model / "torch"
+    out = tmp_path / "run"
+    argv = ["train", "--out", str(out), "--quick", "--resume", str(weights)]
+    argv += ["--data-seed", "1", "2", "--patch-minutes", "0", "--hard-minutes", "0"]
+    argv += ["--mined-minutes", "0", "--cache", str(quick_model.parent / "cache"), "--threads", "1"]
+    assert main(argv) == 0
+    log = json.loads((out / "torch" / "training_log.json").read_text())
+    assert log["train_images"] == 2 * cfg.QUICK.n_train
+    assert log["train_crops"] == 0
+    assert log["train_seeds"] == ["110000-110005", "120000-120005"]
+    assert len(log["global_loss_per_epoch"]) == 1 and log["patch_loss_per_epoch"] == []
+    manifest = load_manifest(out)
+    assert "training seeds 110000-110005 and 120000-120005 (12 images" in manifest.training_data
+    before, after = np.load(weights / "patch.npz"), np.load(out / "torch" / "patch.npz")
+    assert all(np.array_equal(before[k], after[k]) for k in before.files)
+    g0, g1 = np.load(weights / "global.npz"), np.load(out / "torch" / "global.npz")
+    assert not np.array_equal(g0["cam_head.weight"], g1["cam_head.weight"])
