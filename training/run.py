@@ -33,9 +33,10 @@ def _check_disjoint(train_seeds: list[int], config: RunConfig, seed: int) -> Non
         ("held-out", cfg.HELD_OUT_SEED_BASE, config.n_held_out),
     ):
         other = seeds(base, seed, count)
-        if set(train_seeds) & set(other):
+        clash = sorted(set(train_seeds) & set(other))
+        if clash:
             raise ValueError(
-                f"training seeds {train_seeds[0]}-{train_seeds[-1]} overlap the {name} seeds "
+                f"training seeds {clash[0]}-{clash[-1]} overlap the {name} seeds "
                 f"{other[0]}-{other[-1]} (--seed {seed}): choose another --data-seed"
             )
 
@@ -108,9 +109,9 @@ def train_synthetic(
 
     `seed` selects the initialization and the validation and held-out images; `data_seed`
     (default: `seed`; several: one set of all their images) the training images, so a resumed
-    run can continue on fresh images and still be measured on the same held-out set. When
-    neither patch stage trains, the cases' crops are dropped as they load (about half of each
-    case's memory).
+    run can continue on fresh images and still be measured on the same held-out set. When a
+    resumed run trains neither patch stage, the cases' crops are dropped as they load (about
+    half of each case's memory).
     """
     draft = cfg.draft_manifest(config)
     train_seeds = training_seeds(config, seed, data_seed)

@@ -193,7 +193,7 @@ def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None
         cli.main([*args, "--data-seed", "70"])
     with pytest.raises(ValueError, match="overlap the held-out seeds 900000-900002"):
         cli.main([*args, "--data-seed", "80"])
-    with pytest.raises(ValueError, match="overlap the validation seeds"):
+    with pytest.raises(ValueError, match="training seeds 800000-800002 overlap the validation"):
         cli.main([*args, "--data-seed", "3", "70"])  # one bad data seed of two is enough
     assert len(asked) == 3  # refused before any image was generated
     with pytest.raises(SystemExit):
