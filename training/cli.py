@@ -64,9 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     avg.add_argument("--weights-dir", type=Path, help="torch weights (.npz); default OUT/torch")
     avg.add_argument("--seed", type=int, default=0)
-    avg.add_argument(
-        "--data-seed", type=int, nargs="+", help="training images for BatchNorm (default --seed)"
-    )
+    avg.add_argument("--data-seed", type=int, help="training images for BatchNorm (default --seed)")
     avg.add_argument("--quick", action="store_true")
     avg.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated-data cache")
     avg.add_argument("--threads", type=int, default=2)

@@ -59,9 +59,9 @@ def load_cases(
                 weight *= config.small_mass_weight
                 small += 1
         case["positive_weight"] = np.array(weight, np.float32)
-        if not keep_crops:
+        if not keep_crops:  # a copy: an empty view would keep the whole array alive
             for key in ("crops", "crop_labels", "crop_cover"):
-                case[key] = case[key][:0]
+                case[key] = case[key][:0].copy()
         out.append(case)
         if (i + 1) % 10 == 0 or i + 1 == len(seeds):
             log.info("data %d/%d cases (%.0f s)", i + 1, len(seeds), time.monotonic() - start)

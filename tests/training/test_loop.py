@@ -123,6 +123,20 @@ def test_small_masses_are_drawn_more_often(tmp_path) -> None:  # type: ignore[no
     assert weights(0.0) == [1.0, 2.0, 1.0]  # off
 
 
+def test_cases_loaded_without_crops_hold_no_crop_memory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training import config as cfg
+    from training.pipeline import load_cases
+
+    draft = cfg.draft_manifest(cfg.QUICK)
+    kept = load_cases([4], cfg.QUICK, draft, tmp_path)[0]
+    dropped = load_cases([4], cfg.QUICK, draft, tmp_path, keep_crops=False)[0]
+    assert len(kept["crops"]) > 0
+    for key in ("crops", "crop_labels", "crop_cover"):
+        assert dropped[key].shape == (0, *kept[key].shape[1:])
+        assert dropped[key].base is None  # not a view that keeps the loaded array alive
+    assert np.array_equal(dropped["global_input"], kept["global_input"])
+
+
 def test_weights_remember_their_dilations(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from training.models import CamClassifier
     from training.pipeline import load_weights, save_weights
