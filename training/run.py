@@ -56,28 +56,24 @@ def read_manifest(folder: Path) -> ModelManifest:
 DataSeed = int | Sequence[int] | None
 
 
-def _data_seeds(seed: int, data_seed: DataSeed) -> list[int]:
+def _seeds_per_data_seed(config: RunConfig, seed: int, data_seed: DataSeed) -> list[list[int]]:
+    """The training seeds of each data seed (`seed` when none is given; repeats ignored)."""
     if data_seed is None:
-        return [seed]
-    return [data_seed] if isinstance(data_seed, int) else list(dict.fromkeys(data_seed))
+        chosen = [seed]
+    else:
+        chosen = [data_seed] if isinstance(data_seed, int) else list(dict.fromkeys(data_seed))
+    return [seeds(cfg.TRAIN_SEED_BASE, d, config.n_train) for d in chosen]
 
 
 def training_seeds(config: RunConfig, seed: int, data_seed: DataSeed = None) -> list[int]:
     """The training images' seeds: picked by `data_seed`, else by `seed`. Several data seeds
     give one training set of all their images (n_train per data seed)."""
-    return [
-        s
-        for d in _data_seeds(seed, data_seed)
-        for s in seeds(cfg.TRAIN_SEED_BASE, d, config.n_train)
-    ]
+    return [s for group in _seeds_per_data_seed(config, seed, data_seed) for s in group]
 
 
 def training_seed_ranges(config: RunConfig, seed: int, data_seed: DataSeed = None) -> list[str]:
     """The training seeds as "first-last" ranges, one per data seed."""
-    return [
-        _seed_range(seeds(cfg.TRAIN_SEED_BASE, d, config.n_train))
-        for d in _data_seeds(seed, data_seed)
-    ]
+    return [_seed_range(group) for group in _seeds_per_data_seed(config, seed, data_seed)]
 
 
 def training_data_text(config: RunConfig, seed: int, data_seed: DataSeed = None) -> str:
