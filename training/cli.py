@@ -52,6 +52,24 @@ def _parser() -> argparse.ArgumentParser:
         "--hard-minutes", type=float, help="budget of the global model's false-positive stage"
     )
     train.add_argument("--lr-scale", type=float, default=1.0, help="multiplies all learning rates")
+    train.add_argument(
+        "--global-rank-weight",
+        type=float,
+        help="the dense global stage's ranking term weight (the false-positive stage has 0.5)",
+    )
+    train.add_argument(
+        "--global-peak-targets",
+        action="store_true",
+        help="the dense global stage trains towards lesion-peak targets (as the false-positive "
+        "stage does)",
+    )
+    train.add_argument(
+        "--small-masses",
+        type=float,
+        nargs=2,
+        metavar=("MM", "WEIGHT"),
+        help="mass cases whose lesion is under MM mm are drawn WEIGHT times as often again",
+    )
     avg = sub.add_parser(
         "average",
         help="average the global models of several runs (one lineage), re-estimate BatchNorm, "
@@ -78,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig:
-    """Stage budgets and learning rates from the command line (0 minutes skips a stage)."""
+    """Stage budgets, learning rates and the dense global stage's options from the command line
+    (0 minutes skips a stage)."""
     stages: dict[str, Any] = {}
     for name, minutes in (
         ("patch", args.patch_minutes),
@@ -92,10 +111,17 @@ def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig
         if name in ("patch_mined", "global_hard") and minutes == 0:
             stages[name] = None
             continue
-        changes: dict[str, float] = {"learning_rate": stage.learning_rate * args.lr_scale}
+        changes: dict[str, Any] = {"learning_rate": stage.learning_rate * args.lr_scale}
         if minutes is not None:
             changes["max_seconds"] = minutes * 60
+        if name == "global_":
+            if args.global_rank_weight is not None:
+                changes["rank_weight"] = args.global_rank_weight
+            if args.global_peak_targets:
+                changes["peak_targets"] = True
         stages[name] = dataclasses.replace(stage, **changes)
+    if args.small_masses is not None:
+        stages["small_mass_mm"], stages["small_mass_weight"] = args.small_masses
     return dataclasses.replace(config, **stages)
 
 

@@ -175,6 +175,7 @@ def train_models(
         "global_train_seconds": round(t_global - t1, 1),
         "patch_loss_per_epoch": [round(v, 4) for v in patch_hist],
         "global_loss_per_epoch": [round(v, 4) for v in glob_hist],
+        "global_stage": dataclasses.asdict(config.global_),
         **hard_info,
         "global_hard_loss_per_epoch": [round(v, 4) for v in hard_hist],
         **mined_info,

@@ -66,6 +66,16 @@ def test_command_line_budgets_and_the_mined_and_hard_stage_switches() -> None:
     assert run("--hard-minutes", "0").global_hard is None
     hard = run("--hard-minutes", "3").global_hard
     assert hard is not None and hard.max_seconds == 180
+    # the dense global stage's options, off in FULL: run 14's recipe without editing config.py
+    assert (default.global_.rank_weight, default.global_.peak_targets) == (0.0, False)
+    assert (default.small_mass_mm, default.small_mass_weight) == (0.0, 1.0)
+    recipe = run(
+        "--global-rank-weight", "0.5", "--global-peak-targets", "--small-masses", "10", "3"
+    )
+    assert (recipe.global_.rank_weight, recipe.global_.peak_targets) == (0.5, True)
+    assert (recipe.small_mass_mm, recipe.small_mass_weight) == (10.0, 3.0)
+    assert recipe.global_hard == cfg.FULL.global_hard  # the false-positive stage is untouched
+    assert recipe.patch == cfg.FULL.patch
 
 
 def test_mass_cases_and_their_crops_carry_the_mass_weight(tmp_path) -> None:  # type: ignore[no-untyped-def]

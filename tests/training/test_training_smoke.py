@@ -134,15 +134,20 @@ def test_average_refuses_to_overwrite_a_run_or_use_held_out_images(
 
 def test_resumed_global_stage_on_several_data_seeds(quick_model: Path, tmp_path: Path) -> None:
     """`--data-seed 1 2`: one training set of both seeds' images; with no patch stage the patch
-    model is kept exactly and the cases' crops are never held."""
+    model is kept exactly and the cases' crops are never held. The dense stage's options
+    (ranking term, peak targets, small masses) come from the command line."""
     weights = quick_model / "torch"
     out = tmp_path / "run"
     argv = ["train", "--out", str(out), "--quick", "--resume", str(weights)]
     argv += ["--data-seed", "1", "2", "--patch-minutes", "0", "--hard-minutes", "0"]
     argv += ["--mined-minutes", "0", "--cache", str(quick_model.parent / "cache"), "--threads", "1"]
+    argv += ["--global-rank-weight", "0.5", "--global-peak-targets", "--small-masses", "10", "3"]
     assert main(argv) == 0
     log = json.loads((out / "torch" / "training_log.json").read_text())
     assert log["train_images"] == 2 * cfg.QUICK.n_train
+    # run 14's recipe from the command line reached the stage that trained, and the log says so
+    assert log["global_stage"]["rank_weight"] == 0.5 and log["global_stage"]["peak_targets"]
+    assert (log["small_mass_mm"], log["small_mass_weight"]) == (10, 3)
     assert log["train_crops"] == 0
     assert log["train_seeds"] == ["110000-110005", "120000-120005"]
     assert len(log["global_loss_per_epoch"]) == 1 and log["patch_loss_per_epoch"] == []
