@@ -14,7 +14,7 @@ import torch
 
 from inference.manifest import MANIFEST_FILE, ModelManifest, manifest_from_dict
 from training import config as cfg
-from training import pipeline
+from training import pipeline, provenance
 from training.config import RunConfig
 from training.models import CamClassifier
 
@@ -143,8 +143,9 @@ def _export_and_measure(
     measure the folder on the validation and held-out images (`evaluate_folder`)."""
     manifest = pipeline.export_bundle(out, weights, patch, glob, draft)
     write_manifest(out, dataclasses.replace(manifest, training_data=training_data))
-    (weights / "training_log.json").write_text(json.dumps(info, indent=2) + "\n")
-    evaluate_folder(out, config, seed, write=True, extra={"training": info})
+    log = provenance.compact(info)  # earlier runs' logs once each (training.provenance)
+    (weights / "training_log.json").write_text(json.dumps(log, indent=2) + "\n")
+    evaluate_folder(out, config, seed, write=True, extra={"training": log})
 
 
 def average_synthetic(
@@ -193,8 +194,10 @@ def average_synthetic(
 
 
 def _previous_log(weights: Path) -> object:
+    """The run's training log with its repeats written out (`provenance.expand`), so that its
+    pointers cannot dangle once it is nested in another log; else the folder's name."""
     path = weights / "training_log.json"
-    return json.loads(path.read_text()) if path.is_file() else str(weights)
+    return provenance.expand(json.loads(path.read_text())) if path.is_file() else str(weights)
 
 
 def train_csv(csv: Path, out: Path, weights: Path, config: RunConfig, seed: int) -> None:

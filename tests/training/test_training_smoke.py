@@ -19,6 +19,7 @@ from training import data  # noqa: E402
 from training.cli import main  # noqa: E402
 from training.models import CamClassifier  # noqa: E402
 from training.pipeline import load_weights  # noqa: E402
+from training.provenance import expand  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -106,6 +107,12 @@ def test_average_of_runs_writes_a_measured_model(quick_model: Path, tmp_path: Pa
     )
     log = json.loads((out / "torch" / "training_log.json").read_text())
     assert len(log["averaged_global_models"]) == 2
+    # both runs carry the same earlier log: it is stored once, the repeat points at it
+    assert log["averaged_global_models"][1] == {"same_as": "/averaged_global_models/0"}
+    assert expand(log)["averaged_global_models"][1] == json.loads(
+        (weights / "training_log.json").read_text()
+    )
+    assert manifest.metrics["training"] == log
     assert log["averaged_global_models"][0]["train_images"] == cfg.QUICK.n_train
     # the patch model is the first run's, unchanged
     before = np.load(weights / "patch.npz")
