@@ -39,7 +39,7 @@ def compact(log: Any) -> Any:
         if not isinstance(node, dict):
             return
         for key in RUN_LOG_KEYS:
-            value = node.get(key)
+            value: Any = node.get(key)
             slots = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
             for index, child in slots:
                 if not isinstance(child, dict) or set(child) == {SAME_AS}:
