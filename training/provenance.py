@@ -32,7 +32,7 @@ def _resolve(root: Any, pointer: str) -> Any:
 
 def compact(log: Any) -> Any:
     """A copy of `log` in which each repeated earlier run's log is a ``same_as`` pointer."""
-    out = json.loads(json.dumps(log))
+    out = json.loads(json.dumps(log))  # the JSON that will be written (tuples become lists)
     first: dict[str, str] = {}
 
     def walk(node: Any, path: list[str | int]) -> None:
@@ -60,16 +60,16 @@ def compact(log: Any) -> Any:
 
 
 def expand(log: Any) -> Any:
-    """A copy of `log` with every ``same_as`` pointer replaced by the log it points to."""
-    out = json.loads(json.dumps(log))
+    """A copy of `log` with every ``same_as`` pointer replaced by the log it points to (`fill`
+    builds new containers throughout, so `log` itself is only read)."""
 
     def fill(node: Any) -> Any:
         if isinstance(node, dict):
             if set(node) == {SAME_AS}:
-                return fill(json.loads(json.dumps(_resolve(out, node[SAME_AS]))))
+                return fill(_resolve(log, node[SAME_AS]))
             return {k: fill(v) for k, v in node.items()}
         if isinstance(node, list):
             return [fill(v) for v in node]
         return node
 
-    return fill(out)
+    return fill(log)
