@@ -98,7 +98,7 @@ def bench_mammolens(analyzer: Analyzer, values: np.ndarray, runs: int) -> tuple[
 
 def _torch_models(weights_dir: Path, analyzer: Analyzer) -> tuple[Any, Any, str]:
     from training.models import CamClassifier
-    from training.pipeline import load_weights
+    from training.pipeline import load_weights, saved_stride
 
     m = analyzer.manifest
     widths = None
@@ -108,10 +108,16 @@ def _torch_models(weights_dir: Path, analyzer: Analyzer) -> tuple[Any, Any, str]
         from training.config import FULL
 
         widths = FULL.widths
-        model = CamClassifier(
-            len(m.channels), stage.cam_pooling, stage.cam_pooling_k or 4, widths, FULL.dilations
-        )
         weights = weights_dir / f"{key}.npz"
+        stride = saved_stride(weights) if weights.is_file() else 16
+        model = CamClassifier(
+            len(m.channels),
+            stage.cam_pooling,
+            stage.cam_pooling_k or 4,
+            widths,
+            FULL.dilations,
+            stride,
+        )
         if weights.is_file():
             model = load_weights(weights, model)
         else:

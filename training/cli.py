@@ -1,4 +1,5 @@
-"""Command line of the training pipeline: `train` (synthetic or CSV data) and `evaluate`."""
+"""Command line of the training pipeline: `train` (synthetic or CSV data), `average`, `densify`
+and `evaluate`."""
 
 from __future__ import annotations
 
@@ -70,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("MM", "WEIGHT"),
         help="mass cases whose lesion is under MM mm are drawn WEIGHT times as often again",
     )
+    train.add_argument(
+        "--global-stride",
+        type=int,
+        choices=(16, 8),
+        default=16,
+        help="the global model's cam grid: 8 is twice finer (a stride-16 --resume model is read "
+        "on it with the same weights, then trained)",
+    )
     avg = sub.add_parser(
         "average",
         help="average the global models of several runs (one lineage), re-estimate BatchNorm, "
@@ -86,6 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     avg.add_argument("--quick", action="store_true")
     avg.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="generated-data cache")
     avg.add_argument("--threads", type=int, default=2)
+    den = sub.add_parser(
+        "densify",
+        help="read a run's global model on the stride-8 grid (same weights), export, measure, "
+        "write manifest",
+    )
+    den.add_argument("--out", type=Path, required=True, help="model folder to write")
+    den.add_argument("--weights", type=Path, required=True, help="weights folder of the run")
+    den.add_argument("--weights-dir", type=Path, help="torch weights (.npz); default OUT/torch")
+    den.add_argument(
+        "--top-k", type=int, help="cells of the global top-k mean (default 4 x the run's)"
+    )
+    den.add_argument("--seed", type=int, default=0)
+    den.add_argument("--quick", action="store_true")
+    den.add_argument("--threads", type=int, default=2)
     ev = sub.add_parser("evaluate", help="measure a model folder on held-out synthetic images")
     ev.add_argument("--model", type=Path, required=True)
     ev.add_argument("--seed", type=int, default=0)
@@ -122,7 +145,8 @@ def _overrides(config: cfg.RunConfig, args: argparse.Namespace) -> cfg.RunConfig
         stages[name] = dataclasses.replace(stage, **changes)
     if args.small_masses is not None:
         stages["small_mass_mm"], stages["small_mass_weight"] = args.small_masses
-    return dataclasses.replace(config, **stages)
+    config = dataclasses.replace(config, **stages)
+    return cfg.finer_global(config) if args.global_stride == 8 else config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         average_synthetic(
             args.out, weights, args.weights, config, args.seed, args.cache, args.data_seed
         )
+    elif args.command == "densify":
+        from training.run import densify_synthetic
+
+        weights = args.weights_dir or args.out / "torch"
+        densify_synthetic(args.out, weights, args.weights, config, args.seed, args.top_k)
     else:
         from training.run import evaluate_folder
 

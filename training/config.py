@@ -16,7 +16,7 @@ from inference.manifest import (
 from training.loop import StageConfig
 
 MODEL_NAME = "mammolens-gmic-synthetic"
-MODEL_VERSION = "1.6.0"
+MODEL_VERSION = "1.7.0"
 PIXEL_SPACING_MM = 0.07
 INTENDED_USE = (
     "Research and demonstration only; NOT FOR CLINICAL USE. Trained only on synthetic "
@@ -46,6 +46,7 @@ class RunConfig:
     patch_top_k: int = 4
     widths: tuple[int, ...] = (16, 32, 48, 64, 96)
     dilations: tuple[int, int] = (1, 1)  # of the last two convolutions (see training.models)
+    global_stride: int = 16  # of the global model (8: twice finer cam grid; training.models)
     mass_weight: float = 1.0  # how much likelier a mass case is drawn as a positive than a cluster
     # Mass cases whose lesion is smaller than this (equivalent diameter of its global cell cover)
     # are drawn small_mass_weight times as often again as other mass cases (0: off); this
@@ -126,6 +127,32 @@ QUICK = RunConfig(
     mined_top_k=2,
     patch_mined=StageConfig(epochs=1, batch_size=4, learning_rate=1e-3, dense_weight=0.5),
 )
+
+
+def finer_global(config: RunConfig) -> RunConfig:
+    """``config`` with the global model on the stride-8 cam grid (twice finer): the top-k mean,
+    the training windows and the false-positive stage's exclusion scaled so that they cover
+    the same area of the image as at stride 16. (The ranking term's one-cell rim and the
+    lesion-peak targets' 3-cell reach stay in cells, so they shrink to half in mm.)"""
+    if config.global_stride != 16:
+        raise ValueError(f"finer_global: stride is {config.global_stride} already, expected 16")
+
+    def windows(stage: StageConfig | None) -> StageConfig | None:
+        if stage is None or stage.window_cells is None:
+            return stage
+        rows, cols = stage.window_cells
+        return dataclasses.replace(stage, window_cells=(2 * rows, 2 * cols))
+
+    glob = windows(config.global_)
+    assert glob is not None
+    return dataclasses.replace(
+        config,
+        global_stride=8,
+        global_top_k=4 * config.global_top_k,
+        global_=glob,
+        global_hard=windows(config.global_hard),
+        hard_exclusion=2 * config.hard_exclusion,
+    )
 
 
 def draft_manifest(config: RunConfig) -> ModelManifest:

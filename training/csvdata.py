@@ -100,7 +100,13 @@ def load_csv_cases(
         truth = _truth(row, values.shape)
         cases.append(
             reduce_case(
-                values, float(header.pixel_spacing[0]), header.laterality, truth, manifest, plan
+                values,
+                float(header.pixel_spacing[0]),
+                header.laterality,
+                truth,
+                manifest,
+                plan,
+                config.global_stride,
             )
         )
         log.info("csv %d: %s label %d", number, row.dicom_path, row.label)

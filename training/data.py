@@ -139,6 +139,7 @@ def build_case(
     per_lesion: int,
     normals: int,
     shape: tuple[int, int] | None = None,
+    global_stride: int = STRIDE,
 ) -> dict[str, np.ndarray]:
     """Generate one case and reduce it to arrays (see module docstring)."""
 
@@ -151,6 +152,7 @@ def build_case(
         Truth(bool(m.lesions), lesions, tuple(lesion.center_yx for lesion in m.lesions)),
         manifest,
         (per_lesion, normals, spec.seed),
+        global_stride,
     )
 
 
@@ -171,8 +173,12 @@ def reduce_case(
     truth: Truth,
     manifest: ModelManifest,
     crops_plan: tuple[int, int, int],
+    global_stride: int = STRIDE,
 ) -> dict[str, np.ndarray]:
     """Runtime preprocessing of one image plus its labels: global input, cell cover, crops.
+
+    The cell cover is on the global model's cam grid (``global_stride`` input pixels per cell);
+    the crops' cover on the patch model's (always ``STRIDE``).
 
     ``crops_plan`` is (crops per lesion, normal crops, seed of the crop positions). Without a
     mask (label only), the cell cover is all -1 (ignored by the dense loss) and only the normal
@@ -192,10 +198,12 @@ def reduce_case(
     cell = manifest.crop_size // STRIDE
     H, W = manifest.global_model.height_width
     if truth.mask is None:
-        cover = np.full((H // STRIDE, W // STRIDE), 0.0 if not truth.label else -1.0, np.float32)
+        cover = np.full(
+            (H // global_stride, W // global_stride), 0.0 if not truth.label else -1.0, np.float32
+        )
         crop_cover = np.zeros((len(boxes), cell, cell), np.float32)
     else:
-        cover = prep.global_cover(truth.mask, t, STRIDE)
+        cover = prep.global_cover(truth.mask, t, global_stride)
         crop_cover = np.stack(
             [prep.crop_cover(truth.mask, t, b, STRIDE) for b, _ in boxes]
         ).reshape(-1, cell, cell)
@@ -236,9 +244,15 @@ def preprocessing_fingerprint() -> str:
 
 
 def cache_key(
-    manifest: ModelManifest, per_lesion: int, normals: int, shape: tuple[int, int] | None
+    manifest: ModelManifest,
+    per_lesion: int,
+    normals: int,
+    shape: tuple[int, int] | None,
+    global_stride: int = STRIDE,
 ) -> str:
     """Cache folder name: hash of the generator/preprocessing fingerprint and the data plan."""
+    # The default stride adds nothing, so caches written before the stride existed stay valid.
+    stride = [] if global_stride == STRIDE else [global_stride]
     inputs = json.dumps(
         [
             CACHE_VERSION,
@@ -250,6 +264,7 @@ def cache_key(
             dataclasses.asdict(manifest.normalization),
             per_lesion,
             normals,
+            *stride,
         ],
         default=str,
     )
@@ -263,12 +278,14 @@ def cached_case(
     per_lesion: int,
     normals: int,
     shape: tuple[int, int] | None = None,
+    global_stride: int = STRIDE,
 ) -> dict[str, np.ndarray]:
-    """``build_case`` through an on-disk cache keyed by seed, image shape and input geometry."""
-    key = cache_key(manifest, per_lesion, normals, shape)
+    """``build_case`` through an on-disk cache keyed by seed, image shape, input geometry and
+    the global cam grid."""
+    key = cache_key(manifest, per_lesion, normals, shape, global_stride)
     return cached_arrays(
         cache / key / f"case_{spec.seed}.npz",
-        lambda: build_case(spec, manifest, per_lesion, normals, shape),
+        lambda: build_case(spec, manifest, per_lesion, normals, shape, global_stride),
     )
 
 

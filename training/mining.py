@@ -153,6 +153,7 @@ def mined_set(
             "top_k": glob.top_k,
             "widths": glob.backbone.widths,
             "dilations": glob.backbone.dilations,
+            "stride": glob.backbone.stride,
         }
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(

@@ -18,7 +18,7 @@ from training.config import RunConfig
 from training.export import export_model, sha256_of
 from training.loop import Batchable, crop_set, hard_cells, recalibrate_batchnorm, train_stage
 from training.mining import mined_set
-from training.models import CamClassifier, count_parameters
+from training.models import CamClassifier, count_parameters, densify
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +26,14 @@ log = logging.getLogger(__name__)
 def global_cell_mm(config: RunConfig) -> float:
     """Side of one global CAM cell in mm (the generator's images fill the global input)."""
     rows = (config.image_shape or (data.FULL_ROWS, data.FULL_COLS))[0]
-    return config.pixel_spacing_mm * rows / config.global_hw[0] * data.STRIDE
+    return config.pixel_spacing_mm * rows / config.global_hw[0] * config.global_stride
 
 
-def new_model(config: RunConfig, channels: int, top_k: int) -> CamClassifier:
+def new_model(config: RunConfig, channels: int, top_k: int, stride: int = 16) -> CamClassifier:
     """An untrained CamClassifier of the run's architecture (widths, dilations)."""
-    return CamClassifier(channels, top_k=top_k, widths=config.widths, dilations=config.dilations)
+    return CamClassifier(
+        channels, top_k=top_k, widths=config.widths, dilations=config.dilations, stride=stride
+    )
 
 
 def load_cases(
@@ -50,7 +52,13 @@ def load_cases(
     for i, seed in enumerate(seeds):
         spec = data.case_spec(seed)
         case = data.cached_case(
-            cache, spec, manifest, config.crops_per_lesion, config.normal_crops, config.image_shape
+            cache,
+            spec,
+            manifest,
+            config.crops_per_lesion,
+            config.normal_crops,
+            config.image_shape,
+            config.global_stride,
         )
         weight = data.positive_weight(spec, config.mass_weight)
         if "mass" in spec.kinds and config.small_mass_mm > 0:
@@ -130,9 +138,14 @@ def train_models(
     t0 = time.monotonic()
     patch_hist = train_stage(patch, patch_set, config.patch, seed, "patch")
     t1 = time.monotonic()
-    glob = new_model(config, channels, config.global_top_k)
+    glob = new_model(config, channels, config.global_top_k, config.global_stride)
     if resume is not None:
-        load_weights(resume / "global.npz", glob)
+        saved = resume / "global.npz"
+        if config.global_stride == 8 and saved_stride(saved) == 16:  # read on the finer grid
+            coarse = new_model(config, channels, config.global_top_k // 4)
+            glob = densify(load_weights(saved, coarse), config.global_top_k)
+        else:
+            load_weights(saved, glob)
     else:
         glob.load_state_dict(patch.state_dict())
     glob_hist = train_stage(glob, global_set, config.global_, seed + 1, "global")
@@ -183,6 +196,7 @@ def train_models(
         "architecture": {
             "widths": list(config.widths),
             "dilations": list(config.dilations),
+            "global_stride": config.global_stride,
             "patch_top_k": config.patch_top_k,
             "global_top_k": config.global_top_k,
             "patch_parameters": count_parameters(patch),
@@ -299,26 +313,40 @@ def save_weights(folder: Path, patch: CamClassifier, glob: CamClassifier) -> Non
         arrays = {k: v.detach().numpy() for k, v in model.state_dict().items()}
         # Dilated and plain convolutions have the same weight shapes: record the architecture.
         arrays[ARCH_DILATIONS] = np.array(model.backbone.dilations, np.int64)
+        arrays[ARCH_STRIDE] = np.array(model.backbone.stride, np.int64)
         np.savez_compressed(folder / f"{name}.npz", **arrays)
 
 
 ARCH_DILATIONS = "_arch_dilations"
+ARCH_STRIDE = "_arch_stride"
+_ARCH = (ARCH_DILATIONS, ARCH_STRIDE)
+
+
+def saved_stride(path: Path) -> int:
+    """The backbone stride a ``save_weights`` file was written from (16 when not recorded)."""
+    with np.load(path) as arrays:
+        return int(arrays[ARCH_STRIDE]) if ARCH_STRIDE in arrays else 16
 
 
 def load_weights(path: Path, model: CamClassifier) -> CamClassifier:
     """Load weights written by ``save_weights`` into ``model`` (eval mode).
 
-    Raises ValueError when the file was saved from other dilations than ``model``'s (files
-    without the record predate dilations and are (1, 1))."""
+    Raises ValueError when the file was saved from other dilations or another stride than
+    ``model``'s (files without the record predate them and are (1, 1), stride 16)."""
     with np.load(path) as arrays:
-        state = {k: torch.from_numpy(arrays[k]) for k in arrays.files if k != ARCH_DILATIONS}
+        state = {k: torch.from_numpy(arrays[k]) for k in arrays.files if k not in _ARCH}
         saved = (
             tuple(int(v) for v in arrays[ARCH_DILATIONS]) if ARCH_DILATIONS in arrays else (1, 1)
         )
+    stride = saved_stride(path)
     if saved != model.backbone.dilations:
         raise ValueError(
             f"{path}: weights of a backbone with dilations {saved}, model has "
             f"{model.backbone.dilations}"
+        )
+    if stride != model.backbone.stride:
+        raise ValueError(
+            f"{path}: weights of a backbone with stride {stride}, model has {model.backbone.stride}"
         )
     model.load_state_dict(state)
     return model.eval()

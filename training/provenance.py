@@ -1,7 +1,8 @@
 """Training logs without repeats.
 
-A resumed run's log holds the log of the run it resumed (``resumed_from``), and an averaged
-run's log holds the logs of every run it averaged (``averaged_global_models``). In one lineage
+A resumed run's log holds the log of the run it resumed (``resumed_from``), an averaged
+run's log holds the logs of every run it averaged (``averaged_global_models``), and a densified
+run's the log of the run it read on a finer grid (``densified_from``). In one lineage
 the same earlier log turns up many times (model 1.6.0's log held 1.5.0's twice and 1.4.0's four
 times), so the nesting doubled with each stage-then-average cycle. `compact` keeps the first
 copy of each earlier run's log and writes every later copy as ``{"same_as": POINTER}``, an
@@ -14,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-RUN_LOG_KEYS = ("resumed_from", "averaged_global_models")
+RUN_LOG_KEYS = ("resumed_from", "averaged_global_models", "densified_from")
 SAME_AS = "same_as"
 
 

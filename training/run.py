@@ -16,7 +16,7 @@ from inference.manifest import MANIFEST_FILE, ModelManifest, manifest_from_dict
 from training import config as cfg
 from training import pipeline, provenance
 from training.config import RunConfig
-from training.models import CamClassifier
+from training.models import CamClassifier, densify
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,44 @@ def average_synthetic(
         f"model is the mean of {len(sources)} runs (their training images are named in "
         f"training_log.json), its BatchNorm re-estimated on {len(picked)} training images "
         f"(seeds {_seed_range(picked)} in steps of {stride}); the patch model is the first run's."
+    )
+    _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
+
+
+def densify_synthetic(
+    out: Path,
+    weights: Path,
+    source: Path,
+    config: RunConfig,
+    seed: int,
+    top_k: int | None = None,
+) -> None:
+    """A run's global model read on the stride-8 grid (`training.models.densify`: same weights,
+    no training), with its patch model, exported and evaluated like `train_synthetic`."""
+    if weights.resolve() == source.resolve():
+        raise ValueError(f"--weights-dir {weights} is the source run: choose another")
+    draft = cfg.draft_manifest(config)
+    channels = len(draft.channels)
+    coarse = pipeline.load_weights(
+        source / "global.npz", pipeline.new_model(config, channels, config.global_top_k)
+    )
+    glob = densify(coarse, top_k)
+    patch = pipeline.load_weights(
+        source / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)
+    )
+    draft = dataclasses.replace(
+        draft, global_model=dataclasses.replace(draft.global_model, cam_pooling_k=glob.top_k)
+    )
+    info: dict[str, object] = {
+        "densified_from": _previous_log(source),
+        "global_stride": glob.backbone.stride,
+        "global_top_k": glob.top_k,
+        "patch_model_from": str(source),
+    }
+    text = (
+        "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); both models "
+        "are those of one earlier run (its training images are named in training_log.json), the "
+        "global model read on a twice finer grid (stride 8, same weights, no further training)."
     )
     _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
 

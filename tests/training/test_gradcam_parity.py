@@ -38,10 +38,10 @@ def _runtime_maps(onnx_path: Path, input_name: str, x: torch.Tensor) -> np.ndarr
 
 
 def _random_model(
-    seed: int, pooling: CamPooling, dilations: tuple[int, int] = (1, 1)
+    seed: int, pooling: CamPooling, dilations: tuple[int, int] = (1, 1), stride: int = 16
 ) -> CamClassifier:
     torch.manual_seed(seed)
-    model = CamClassifier(in_channels=2, pooling=pooling, dilations=dilations)
+    model = CamClassifier(in_channels=2, pooling=pooling, dilations=dilations, stride=stride)
     # Random BN statistics so that eval-mode normalization is not the identity.
     for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
@@ -66,11 +66,11 @@ def test_patch_model_gradcam_matches_pytorch_grad_cam(tmp_path: Path, pooling: C
     assert np.abs(reference - runtime).max() <= 1e-4
 
 
-@pytest.mark.parametrize("dilations", [(1, 1), (2, 4)])
+@pytest.mark.parametrize(("dilations", "stride"), [((1, 1), 16), ((2, 4), 16), ((1, 1), 8)])
 def test_global_model_gradcam_matches_pytorch_grad_cam(
-    tmp_path: Path, dilations: tuple[int, int]
+    tmp_path: Path, dilations: tuple[int, int], stride: int
 ) -> None:
-    model = _random_model(3, CamPooling.TOPK_MEAN, dilations)
+    model = _random_model(3, CamPooling.TOPK_MEAN, dilations, stride)
     x = torch.randn(1, 2, 320, 256, generator=torch.Generator().manual_seed(4))
     export_model(model, tmp_path / "global.onnx", "image", x, dynamic_batch=False)
     reference = _reference_maps(model, x)
@@ -94,3 +94,29 @@ def test_dilations_widen_the_receptive_field_at_the_same_stride() -> None:
 
     assert span((1, 1)) <= 119
     assert span((2, 4)) > 200
+
+
+def test_densify_reads_the_same_network_on_a_twice_finer_grid() -> None:
+    """Stride 8 by shift and stitch: the even cells are the stride-16 cells, the odd ones what
+    the stride-16 network gives on the input shifted by 8 pixels (away from the zero border)."""
+    from training.models import densify
+
+    coarse = _random_model(6, CamPooling.TOPK_MEAN)
+    dense = densify(coarse)
+    assert dense.backbone.stride == 8 and dense.top_k == 4 * coarse.top_k
+    x = torch.randn(1, 2, 512, 448, generator=torch.Generator().manual_seed(7))
+    shifted = torch.zeros_like(x)
+    shifted[..., :-8, :-8] = x[..., 8:, 8:]
+    with torch.no_grad():
+        _, cam = coarse(x)
+        _, cam_dense = dense(x)
+        _, cam_shifted = coarse(shifted)
+    assert cam.shape[-2:] == (32, 28) and cam_dense.shape[-2:] == (64, 56)
+    assert torch.allclose(cam_dense[..., ::2, ::2], cam, atol=1e-5)
+    odd = cam_dense[0, 0, 1::2, 1::2]
+    inner = (slice(8, -8), slice(8, -8))  # the receptive field reaches the zero border
+    assert torch.allclose(odd[inner], cam_shifted[0, 0][inner], atol=1e-5)
+    assert cam.std() > 0.01  # a non-trivial map
+    assert (odd[inner] - cam[0, 0][inner]).abs().max() > 0.01  # the new cells add information
+    with pytest.raises(ValueError, match="stride 8"):
+        densify(dense)

@@ -158,6 +158,20 @@ def test_weights_remember_their_dilations(tmp_path) -> None:  # type: ignore[no-
         load_weights(tmp_path / "global.npz", CamClassifier(2))
 
 
+def test_weights_remember_their_stride(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from training.models import CamClassifier
+    from training.pipeline import load_weights, save_weights, saved_stride
+
+    coarse, dense = CamClassifier(2), CamClassifier(2, stride=8)
+    save_weights(tmp_path, coarse, dense)
+    assert (saved_stride(tmp_path / "patch.npz"), saved_stride(tmp_path / "global.npz")) == (16, 8)
+    load_weights(tmp_path / "global.npz", CamClassifier(2, stride=8))
+    with pytest.raises(ValueError, match="stride 8, model has 16"):
+        load_weights(tmp_path / "global.npz", CamClassifier(2))
+    with pytest.raises(ValueError, match="stride 4"):
+        CamClassifier(2, stride=4)
+
+
 def test_average_weights_is_the_mean_of_every_weight(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from training.models import CamClassifier
     from training.pipeline import average_weights, save_weights

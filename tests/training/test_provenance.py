@@ -63,3 +63,15 @@ def test_pointers_escape_slashes_and_tildes_in_keys() -> None:
     small = compact(log)
     assert small["averaged_global_models"][1] == {"same_as": "/averaged_global_models/0"}
     assert expand(small) == log
+
+
+def test_a_densified_runs_source_log_is_compacted_too() -> None:
+    """`densify` nests its source run's log under ``densified_from``; the repeats inside it
+    become pointers like those of resumed and averaged runs."""
+    log = {"densified_from": _lineage(), "global_stride": 8}
+    small = compact(log)
+    assert small["densified_from"]["averaged_global_models"][1]["resumed_from"] == {
+        "same_as": "/densified_from/averaged_global_models/0"
+    }
+    assert json.dumps(small).count('"1.4.0"') == 1
+    assert expand(small) == log

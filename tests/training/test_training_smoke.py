@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 import onnxruntime as ort  # noqa: E402
 
-from inference import Analyzer, load_manifest  # noqa: E402
+from inference import Analyzer, Result, load_manifest  # noqa: E402
 from training import config as cfg  # noqa: E402
 from training import data  # noqa: E402
 from training.cli import main  # noqa: E402
@@ -53,14 +53,19 @@ def test_quick_training_writes_a_loadable_model(quick_model: Path) -> None:
     assert len(mined) == cfg.QUICK.mined_images
 
 
-def test_quick_model_runs_in_the_analyzer(quick_model: Path) -> None:
+def _analyze_quick(folder: Path) -> Result:
+    """The Analyzer's result for one QUICK-sized synthetic image, top 3 crops."""
     m = data.generate(data.case_spec(1), cfg.QUICK.image_shape)
-    result = Analyzer(quick_model, device="cpu", top_k=3).analyze(
+    return Analyzer(folder, device="cpu", top_k=3).analyze(
         m.pixels.astype(np.float32),
         pixel_spacing_mm=m.pixel_spacing_mm,
         laterality=m.laterality,
         view=m.view,
     )
+
+
+def test_quick_model_runs_in_the_analyzer(quick_model: Path) -> None:
+    result = _analyze_quick(quick_model)
     assert 0.0 <= result.fused_score <= 1.0
     assert 1 <= len(result.crops) <= 3
     assert all(c.box[2] - c.box[0] == cfg.QUICK.crop_size for c in result.crops)
@@ -164,3 +169,45 @@ def test_resumed_global_stage_on_several_data_seeds(quick_model: Path, tmp_path:
     assert all(np.array_equal(before[k], after[k]) for k in before.files)
     g0, g1 = np.load(weights / "global.npz"), np.load(out / "torch" / "global.npz")
     assert not np.array_equal(g0["cam_head.weight"], g1["cam_head.weight"])
+
+
+def test_densify_and_train_on_the_finer_global_grid(quick_model: Path, tmp_path: Path) -> None:
+    """`densify` reads a run's global model on the stride-8 grid without training (its even
+    cells are the run's cells); `train --global-stride 8 --resume` then trains that grid on
+    stride-8 lesion covers. Both export, measure and run in the Analyzer."""
+    from training.pipeline import saved_stride
+
+    weights = quick_model / "torch"
+    dense = tmp_path / "dense"
+    argv = ["densify", "--out", str(dense), "--quick", "--weights", str(weights)]
+    assert main([*argv, "--threads", "1"]) == 0
+    manifest = load_manifest(dense)
+    assert manifest.global_model.cam_pooling_k == 4 * cfg.QUICK.global_top_k
+    assert saved_stride(dense / "torch" / "global.npz") == 8
+    assert saved_stride(dense / "torch" / "patch.npz") == 16
+    assert "image_auc" in manifest.metrics and "densified_from" in manifest.metrics["training"]
+    x = np.random.default_rng(0).random((1, 2, *manifest.global_model.height_width), np.float32)
+    cams = []
+    for folder in (quick_model, dense):
+        session = ort.InferenceSession(str(folder / "global.onnx"))
+        cams.append(session.run(["cam"], {"image": x})[0][0, 0])
+    h, w = manifest.global_model.height_width
+    assert cams[0].shape == (h // 16, w // 16) and cams[1].shape == (h // 8, w // 8)
+    assert np.allclose(cams[1][::2, ::2], cams[0], atol=1e-5)
+
+    trained = tmp_path / "trained"
+    argv = ["train", "--out", str(trained), "--quick", "--resume", str(weights)]
+    argv += ["--global-stride", "8", "--patch-minutes", "0", "--hard-minutes", "0"]
+    argv += ["--mined-minutes", "0", "--cache", str(quick_model.parent / "cache"), "--threads", "1"]
+    assert main(argv) == 0
+    log = json.loads((trained / "torch" / "training_log.json").read_text())
+    assert log["architecture"]["global_stride"] == 8
+    assert log["global_stage"]["window_cells"] == [16, 12]  # QUICK's (8, 6) at half the cell size
+    assert len(log["global_loss_per_epoch"]) == 1
+    assert saved_stride(trained / "torch" / "global.npz") == 8
+    cache = (quick_model.parent / "cache").glob("*/case_100000.npz")
+    covers = [p for p in cache if not p.parent.name.startswith("mined")]
+    shapes = {np.load(p)["global_cover"].shape for p in covers}
+    assert shapes == {(h // 16, w // 16), (h // 8, w // 8)}  # one cache per grid
+    result = _analyze_quick(trained)
+    assert 1 <= len(result.crops) <= 3 and 0.0 <= result.fused_score <= 1.0
