@@ -38,8 +38,12 @@ MINING_VERSION = 2  # of the labelling rule (2: crops touching a lesion off-cent
 
 
 def weights_digest(model: CamClassifier) -> str:
-    """sha256 (16 hex) of a model's weights: the cache key of what it mines."""
+    """sha256 (16 hex) of a model's weights and grid: the cache key of what it mines. (A
+    stride-8 model made by `densify` has its source's weights but mines other regions; stride 16
+    adds nothing, so earlier mined caches stay valid.)"""
     digest = hashlib.sha256()
+    if model.backbone.stride != 16:
+        digest.update(f"stride {model.backbone.stride}".encode())
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(np.ascontiguousarray(tensor.detach().numpy()).tobytes())

@@ -109,6 +109,8 @@ def train_synthetic(
     resumed run trains neither patch stage, the cases' crops are dropped as they load (about
     half of each case's memory).
     """
+    if resume is not None:  # before hours of data and patch training, not after
+        _check_resume_stride(resume, config)
     draft = cfg.draft_manifest(config)
     train_seeds = training_seeds(config, seed, data_seed)
     _check_disjoint(train_seeds, config, seed)
@@ -126,6 +128,26 @@ def train_synthetic(
         info["resumed_from"] = _previous_log(resume)
     text = training_data_text(config, seed, data_seed)
     _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
+
+
+def _check_resume_stride(resume: Path, config: RunConfig) -> None:
+    """A stride-8 run may resume a stride-16 model (it is densified); nothing else may differ."""
+    saved = pipeline.saved_stride(resume / "global.npz")
+    if saved != config.global_stride and (saved, config.global_stride) != (16, 8):
+        raise ValueError(
+            f"--resume {resume}: its global model has stride {saved}, the run has "
+            f"{config.global_stride}; pass --global-stride {saved}"
+        )
+
+
+def _global_model_of(sources: list[Path], config: RunConfig, channels: int) -> CamClassifier:
+    """An untrained global model of the sources' stride (they must agree)."""
+    strides = {pipeline.saved_stride(s / "global.npz") for s in sources}
+    if len(strides) != 1:
+        raise ValueError(f"--weights: global models of different strides {sorted(strides)}")
+    stride = strides.pop()
+    top_k = config.global_top_k * (4 if stride == 8 and config.global_stride == 16 else 1)
+    return pipeline.new_model(config, channels, top_k, stride)
 
 
 def _export_and_measure(
@@ -169,8 +191,10 @@ def average_synthetic(
     draft = cfg.draft_manifest(config)
     channels = len(draft.channels)
     glob = pipeline.average_weights(
-        [s / "global.npz" for s in sources],
-        pipeline.new_model(config, channels, config.global_top_k),
+        [s / "global.npz" for s in sources], _global_model_of(sources, config, channels)
+    )
+    draft = dataclasses.replace(
+        draft, global_model=dataclasses.replace(draft.global_model, cam_pooling_k=glob.top_k)
     )
     patch = pipeline.load_weights(
         sources[0] / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)

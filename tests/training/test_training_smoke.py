@@ -211,3 +211,29 @@ def test_densify_and_train_on_the_finer_global_grid(quick_model: Path, tmp_path:
     assert shapes == {(h // 16, w // 16), (h // 8, w // 8)}  # one cache per grid
     result = _analyze_quick(trained)
     assert 1 <= len(result.crops) <= 3 and 0.0 <= result.fused_score <= 1.0
+
+
+def test_stride_8_runs_average_and_refuse_a_mismatched_resume(
+    quick_model: Path, tmp_path: Path
+) -> None:
+    """`average` builds the sources' stride (here two stride-8 models); a stride-16 run that
+    resumes a stride-8 model is refused before any data is loaded."""
+    from training.mining import weights_digest
+    from training.models import densify
+    from training.pipeline import saved_stride
+
+    dense = tmp_path / "dense"
+    argv = ["densify", "--out", str(dense), "--quick", "--weights", str(quick_model / "torch")]
+    assert main([*argv, "--threads", "1"]) == 0
+    mean = tmp_path / "mean"
+    argv = ["average", "--out", str(mean), "--quick", "--weights", str(dense / "torch")]
+    argv += [str(dense / "torch"), "--cache", str(quick_model.parent / "cache"), "--threads", "1"]
+    assert main(argv) == 0
+    assert saved_stride(mean / "torch" / "global.npz") == 8
+    assert load_manifest(mean).global_model.cam_pooling_k == 4 * cfg.QUICK.global_top_k
+    argv = ["train", "--out", str(tmp_path / "x"), "--quick", "--resume", str(dense / "torch")]
+    with pytest.raises(ValueError, match="stride 8, the run has 16; pass --global-stride 8"):
+        main([*argv, "--cache", str(tmp_path / "empty-cache"), "--threads", "1"])
+    assert not (tmp_path / "empty-cache").exists()  # refused before any data was made
+    coarse = CamClassifier(2, widths=cfg.QUICK.widths).eval()
+    assert weights_digest(coarse) != weights_digest(densify(coarse))  # mined caches differ
