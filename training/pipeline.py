@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inference.manifest import ModelManifest
+from inference.manifest import ModelManifest, StageSpec
 from training import data
 from training.config import RunConfig
 from training.export import export_model, sha256_of
@@ -283,7 +283,9 @@ def _concat(a: Batchable, b: Batchable) -> Batchable:
 def export_bundle(
     out: Path, weights: Path, patch: CamClassifier, glob: CamClassifier, draft: ModelManifest
 ) -> ModelManifest:
-    """Write global.onnx and patch.onnx (verified) and return the draft with their sha256."""
+    """Write global.onnx and patch.onnx (verified) and return the draft with their sha256 and
+    the top-k of the exported graphs (a densified or averaged stride-8 model's k differs from
+    the run configuration's)."""
     out.mkdir(parents=True, exist_ok=True)
     g_shape = tuple(int(d) for d in draft.global_model.input_shape)
     export_model(glob, out / "global.onnx", draft.global_model.input_name, _probe(g_shape), False)
@@ -295,9 +297,14 @@ def export_bundle(
     save_weights(weights, patch, glob)
     return dataclasses.replace(
         draft,
-        global_model=dataclasses.replace(draft.global_model, sha256=sha256_of(out / "global.onnx")),
-        patch_model=dataclasses.replace(draft.patch_model, sha256=sha256_of(out / "patch.onnx")),
+        global_model=_exported(draft.global_model, glob, out),
+        patch_model=_exported(draft.patch_model, patch, out),
     )
+
+
+def _exported(spec: StageSpec, model: CamClassifier, out: Path) -> StageSpec:
+    k = model.top_k if spec.cam_pooling_k is not None else None
+    return dataclasses.replace(spec, sha256=sha256_of(out / spec.file), cam_pooling_k=k)
 
 
 def _probe(shape: tuple[int, ...]) -> torch.Tensor:
@@ -338,7 +345,7 @@ def load_weights(path: Path, model: CamClassifier) -> CamClassifier:
         saved = (
             tuple(int(v) for v in arrays[ARCH_DILATIONS]) if ARCH_DILATIONS in arrays else (1, 1)
         )
-    stride = saved_stride(path)
+        stride = int(arrays[ARCH_STRIDE]) if ARCH_STRIDE in arrays else 16
     if saved != model.backbone.dilations:
         raise ValueError(
             f"{path}: weights of a backbone with dilations {saved}, model has "

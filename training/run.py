@@ -193,9 +193,6 @@ def average_synthetic(
     glob = pipeline.average_weights(
         [s / "global.npz" for s in sources], _global_model_of(sources, config, channels)
     )
-    draft = dataclasses.replace(
-        draft, global_model=dataclasses.replace(draft.global_model, cam_pooling_k=glob.top_k)
-    )
     patch = pipeline.load_weights(
         sources[0] / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)
     )
@@ -237,9 +234,6 @@ def densify_synthetic(
     glob = densify(coarse, top_k)
     patch = pipeline.load_weights(
         source / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)
-    )
-    draft = dataclasses.replace(
-        draft, global_model=dataclasses.replace(draft.global_model, cam_pooling_k=glob.top_k)
     )
     info: dict[str, object] = {
         "densified_from": _previous_log(source),
