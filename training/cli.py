@@ -97,14 +97,23 @@ def _parser() -> argparse.ArgumentParser:
     avg.add_argument("--threads", type=int, default=2)
     den = sub.add_parser(
         "densify",
-        help="read a run's global model on the stride-8 grid (same weights), export, measure, "
+        help="read a run's global model on a finer grid (same weights), export, measure, "
         "write manifest",
     )
     den.add_argument("--out", type=Path, required=True, help="model folder to write")
     den.add_argument("--weights", type=Path, required=True, help="weights folder of the run")
     den.add_argument("--weights-dir", type=Path, help="torch weights (.npz); default OUT/torch")
     den.add_argument(
-        "--top-k", type=int, help="cells of the global top-k mean (default 4 x the run's)"
+        "--top-k",
+        type=int,
+        help="cells of the global top-k mean (default the run's k times the cells per run cell)",
+    )
+    den.add_argument(
+        "--stride",
+        type=int,
+        choices=(8, 4),
+        default=8,
+        help="the finer grid: 8 (from a stride-16 run) or 4 (from a stride-16 or stride-8 run)",
     )
     den.add_argument("--seed", type=int, default=0)
     den.add_argument("--quick", action="store_true")
@@ -183,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from training.run import densify_synthetic
 
         weights = args.weights_dir or args.out / "torch"
-        densify_synthetic(args.out, weights, args.weights, config, args.seed, args.top_k)
+        densify_synthetic(
+            args.out, weights, args.weights, config, args.seed, args.top_k, args.stride
+        )
     else:
         from training.run import evaluate_folder
 

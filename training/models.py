@@ -24,11 +24,11 @@ def _conv_bn(c_in: int, c_out: int, stride: int, dilation: int = 1) -> list[nn.M
     ]
 
 
-STRIDES = (16, 8)
+STRIDES = (16, 8, 4)
 
 
 class Backbone(nn.Module):
-    """All-convolutional feature extractor with total stride 16 or 8 (Shen et al. end2end style).
+    """All-convolutional feature extractor with total stride 16, 8 or 4 (Shen et al. end2end style).
 
     ``features`` is the module whose output is the feature map A (the Grad-CAM target layer).
     ``dilations`` of the last two 3x3 convolutions widen the receptive field at the same stride and
@@ -36,10 +36,13 @@ class Backbone(nn.Module):
     global input), enough context to tell a 20 mm mass from the tissue around it.
 
     ``stride`` 8 is the same network read on a twice finer grid ("shift and stitch"): the last
-    stride-2 convolution runs at stride 1 and the two convolutions after it are dilated twice as
+    stride-2 convolution runs at stride 1 and the convolutions after it are dilated twice as
     much, so the weights have the same shapes and receptive field, the cells at even (row, col)
     equal the stride-16 network's, and the others are what it gives on the input shifted by 8
     pixels (`densify`). It costs about 1.7 times the stride-16 network on the global input.
+    ``stride`` 4 does the same once more: the /8 convolution runs at stride 1 too, the
+    convolutions between the two at twice the dilation and the last two at four times; every
+    fourth cell in each direction is the stride-16 network's.
     """
 
     def __init__(
@@ -58,14 +61,17 @@ class Backbone(nn.Module):
         self.widths = tuple(widths)
         self.dilations = (d1, d2)
         self.stride = stride
-        last, grow = (2, 1) if stride == 16 else (1, 2)
+        # Each stride-2 convolution run at stride 1 doubles the dilation of those after it.
+        s8, g8 = (2, 1) if stride >= 8 else (1, 2)
+        s16, g16 = (2, 1) if stride == 16 else (1, 16 // stride)
         layers: list[nn.Module] = []
         layers += _conv_bn(in_channels, w1, 2)  # /2
         layers += _conv_bn(w1, w2, 2)  # /4
         layers += _conv_bn(w2, w2, 1)
-        layers += _conv_bn(w2, w3, 2)  # /8
-        layers += _conv_bn(w3, w3, 1)
-        layers += _conv_bn(w3, w4, last)  # /16 (stride 16) or /8
+        layers += _conv_bn(w2, w3, s8)  # /8 (stride 16 or 8) or /4
+        layers += _conv_bn(w3, w3, 1, g8)
+        layers += _conv_bn(w3, w4, s16, g8)  # /16 (stride 16), /8 or /4
+        grow = g16
         layers += _conv_bn(w4, w4, 1, d1 * grow)
         layers += [
             nn.Conv2d(w4, w5, 3, padding=d2 * grow, dilation=d2 * grow, bias=False),
@@ -122,21 +128,26 @@ class CamClassifier(nn.Module):
         return self.pool(cam) + self.bias, cam
 
 
-def densify(model: CamClassifier, top_k: int | None = None) -> CamClassifier:
-    """The stride-8 copy of a stride-16 ``model`` (same weights; see `Backbone`), eval mode.
+def densify(model: CamClassifier, top_k: int | None = None, stride: int = 8) -> CamClassifier:
+    """The copy of ``model`` on the finer grid of ``stride`` (same weights; see `Backbone`), eval
+    mode.
 
-    Its cam has four times the cells, so a TOPK_MEAN pooling over the same area needs four
-    times the k: ``top_k`` defaults to ``4 * model.top_k``."""
-    if model.backbone.stride != 16:
-        raise ValueError(f"densify: model has stride {model.backbone.stride}, expected 16")
+    Its cam has (model stride / stride)^2 times the cells, so a TOPK_MEAN pooling over the same
+    area needs that many times the k: ``top_k`` defaults to ``model.top_k`` times that."""
     bb = model.backbone
+    if stride not in STRIDES or stride >= bb.stride:
+        raise ValueError(
+            f"densify: stride {stride} for a model of stride {bb.stride}: expected a finer one "
+            f"of {STRIDES}"
+        )
+    cells = (bb.stride // stride) ** 2
     dense = CamClassifier(
         bb.in_channels,
         pooling=model.pooling,
-        top_k=4 * model.top_k if top_k is None else top_k,
+        top_k=cells * model.top_k if top_k is None else top_k,
         widths=bb.widths,
         dilations=bb.dilations,
-        stride=8,
+        stride=stride,
     )
     dense.load_state_dict(model.state_dict())
     return dense.eval()

@@ -146,7 +146,8 @@ def _global_model_of(sources: list[Path], config: RunConfig, channels: int) -> C
     if len(strides) != 1:
         raise ValueError(f"--weights: global models of different strides {sorted(strides)}")
     stride = strides.pop()
-    top_k = config.global_top_k * (4 if stride == 8 and config.global_stride == 16 else 1)
+    finer = config.global_stride // stride if stride < config.global_stride else 1
+    top_k = config.global_top_k * finer**2
     return pipeline.new_model(config, channels, top_k, stride)
 
 
@@ -221,17 +222,18 @@ def densify_synthetic(
     config: RunConfig,
     seed: int,
     top_k: int | None = None,
+    stride: int = 8,
 ) -> None:
-    """A run's global model read on the stride-8 grid (`training.models.densify`: same weights,
-    no training), with its patch model, exported and evaluated like `train_synthetic`."""
+    """A run's global model read on the finer grid of ``stride`` (`training.models.densify`: same
+    weights, no training), with its patch model, exported and evaluated like `train_synthetic`."""
     if weights.resolve() == source.resolve():
         raise ValueError(f"--weights-dir {weights} is the source run: choose another")
     draft = cfg.draft_manifest(config)
     channels = len(draft.channels)
     coarse = pipeline.load_weights(
-        source / "global.npz", pipeline.new_model(config, channels, config.global_top_k)
+        source / "global.npz", _global_model_of([source], config, channels)
     )
-    glob = densify(coarse, top_k)
+    glob = densify(coarse, top_k, stride)
     patch = pipeline.load_weights(
         source / "patch.npz", pipeline.new_model(config, channels, config.patch_top_k)
     )
@@ -244,9 +246,13 @@ def densify_synthetic(
     text = (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); both models "
         "are those of one earlier run (its training images are named in training_log.json), the "
-        "global model read on a twice finer grid (stride 8, same weights, no further training)."
+        f"global model read on a {_TIMES[coarse.backbone.stride // stride]} finer grid (stride "
+        f"{stride}, same weights, no further training)."
     )
     _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
+
+
+_TIMES = {2: "twice", 4: "four times"}
 
 
 def _previous_log(weights: Path) -> object:

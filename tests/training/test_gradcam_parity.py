@@ -66,7 +66,9 @@ def test_patch_model_gradcam_matches_pytorch_grad_cam(tmp_path: Path, pooling: C
     assert np.abs(reference - runtime).max() <= 1e-4
 
 
-@pytest.mark.parametrize(("dilations", "stride"), [((1, 1), 16), ((2, 4), 16), ((1, 1), 8)])
+@pytest.mark.parametrize(
+    ("dilations", "stride"), [((1, 1), 16), ((2, 4), 16), ((1, 1), 8), ((2, 4), 4)]
+)
 def test_global_model_gradcam_matches_pytorch_grad_cam(
     tmp_path: Path, dilations: tuple[int, int], stride: int
 ) -> None:
@@ -120,3 +122,33 @@ def test_densify_reads_the_same_network_on_a_twice_finer_grid() -> None:
     assert (odd[inner] - cam[0, 0][inner]).abs().max() > 0.01  # the new cells add information
     with pytest.raises(ValueError, match="stride 8"):
         densify(dense)
+
+
+@pytest.mark.parametrize("source_stride", [16, 8])
+def test_densify_to_stride_4_keeps_the_coarser_cells(source_stride: int) -> None:
+    """Stride 4 (from the stride-16 weights directly or from their stride-8 copy): every
+    (16 / 4)-th cell is the stride-16 cell, every second one the stride-8 cell, and the cells at
+    (1, 1) mod 4 are the stride-16 network on the input shifted by 4 pixels (inner cells)."""
+    from training.models import densify
+
+    coarse = _random_model(6, CamPooling.TOPK_MEAN)
+    source = coarse if source_stride == 16 else densify(coarse)
+    fine = densify(source, stride=4)
+    assert fine.backbone.stride == 4 and fine.top_k == 16 * coarse.top_k
+    x = torch.randn(1, 2, 512, 448, generator=torch.Generator().manual_seed(8))
+    shifted = torch.zeros_like(x)
+    shifted[..., :-4, :-4] = x[..., 4:, 4:]
+    with torch.no_grad():
+        _, cam = coarse(x)
+        _, cam8 = densify(coarse)(x)
+        _, cam4 = fine(x)
+        _, cam_shifted = coarse(shifted)
+    assert cam4.shape[-2:] == (128, 112)
+    assert torch.allclose(cam4[..., ::4, ::4], cam, atol=1e-5)
+    assert torch.allclose(cam4[..., ::2, ::2], cam8, atol=1e-5)
+    quarter = cam4[0, 0, 1::4, 1::4]
+    inner = (slice(8, -8), slice(8, -8))
+    assert torch.allclose(quarter[inner], cam_shifted[0, 0][inner], atol=1e-5)
+    assert (quarter[inner] - cam[0, 0][inner]).abs().max() > 0.01
+    with pytest.raises(ValueError, match="stride 4"):
+        densify(fine, stride=4)

@@ -216,8 +216,9 @@ def test_densify_and_train_on_the_finer_global_grid(quick_model: Path, tmp_path:
 def test_stride_8_runs_average_and_refuse_a_mismatched_resume(
     quick_model: Path, tmp_path: Path
 ) -> None:
-    """`average` builds the sources' stride (here two stride-8 models); a stride-16 run that
-    resumes a stride-8 model is refused before any data is loaded."""
+    """`average` builds the sources' stride (here two stride-8 models); `densify --stride 4`
+    reads a stride-8 run on the stride-4 grid; a stride-16 run that resumes a stride-8 model is
+    refused before any data is loaded."""
     from training.mining import weights_digest
     from training.models import densify
     from training.pipeline import saved_stride
@@ -231,6 +232,21 @@ def test_stride_8_runs_average_and_refuse_a_mismatched_resume(
     assert main(argv) == 0
     assert saved_stride(mean / "torch" / "global.npz") == 8
     assert load_manifest(mean).global_model.cam_pooling_k == 4 * cfg.QUICK.global_top_k
+    # A stride-8 run read on the stride-4 grid: its cells are every second stride-4 cell.
+    fine = tmp_path / "fine"
+    argv = ["densify", "--out", str(fine), "--quick", "--weights", str(dense / "torch")]
+    assert main([*argv, "--stride", "4", "--threads", "1"]) == 0
+    assert saved_stride(fine / "torch" / "global.npz") == 4
+    manifest = load_manifest(fine)
+    assert manifest.global_model.cam_pooling_k == 16 * cfg.QUICK.global_top_k
+    assert "stride 4" in manifest.training_data
+    x = np.random.default_rng(1).random((1, 2, *manifest.global_model.height_width), np.float32)
+    cam8, cam4 = (
+        ort.InferenceSession(str(folder / "global.onnx")).run(["cam"], {"image": x})[0][0, 0]
+        for folder in (dense, fine)
+    )
+    h, w = manifest.global_model.height_width
+    assert cam4.shape == (h // 4, w // 4) and np.allclose(cam4[::2, ::2], cam8, atol=1e-5)
     argv = ["train", "--out", str(tmp_path / "x"), "--quick", "--resume", str(dense / "torch")]
     with pytest.raises(ValueError, match="stride 8, the run has 16; pass --global-stride 8"):
         main([*argv, "--cache", str(tmp_path / "empty-cache"), "--threads", "1"])
