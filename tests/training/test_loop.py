@@ -168,8 +168,10 @@ def test_weights_remember_their_stride(tmp_path) -> None:  # type: ignore[no-unt
     load_weights(tmp_path / "global.npz", CamClassifier(2, stride=8))
     with pytest.raises(ValueError, match="stride 8, model has 16"):
         load_weights(tmp_path / "global.npz", CamClassifier(2))
-    with pytest.raises(ValueError, match="stride 4"):
-        CamClassifier(2, stride=4)
+    with pytest.raises(ValueError, match="stride 8, model has 4"):
+        load_weights(tmp_path / "global.npz", CamClassifier(2, stride=4))
+    with pytest.raises(ValueError, match="stride 2"):
+        CamClassifier(2, stride=2)
 
 
 def test_average_weights_is_the_mean_of_every_weight(tmp_path) -> None:  # type: ignore[no-untyped-def]
