@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     den.add_argument(
         "--top-k",
         type=int,
-        help="cells of the global top-k mean (default the run's k times the cells per run cell)",
+        help="cells of the global top-k mean (default 4 x (16 / stride)^2: the area of the "
+        "stride-16 model's 4 cells)",
     )
     den.add_argument(
         "--stride",

@@ -246,8 +246,8 @@ def densify_synthetic(
     text = (
         "Synthetic mammograms from viewer.dicomio.synthetic (no real patient images); both models "
         "are those of one earlier run (its training images are named in training_log.json), the "
-        f"global model read on a {_TIMES[coarse.backbone.stride // stride]} finer grid (stride "
-        f"{stride}, same weights, no further training)."
+        f"global model read on a {_TIMES[coarse.backbone.stride // stride]} finer grid than its "
+        f"own (stride {coarse.backbone.stride} -> {stride}, same weights, no further training)."
     )
     _export_and_measure(out, weights, patch, glob, draft, text, info, config, seed)
 

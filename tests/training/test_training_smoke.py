@@ -239,7 +239,7 @@ def test_stride_8_runs_average_and_refuse_a_mismatched_resume(
     assert saved_stride(fine / "torch" / "global.npz") == 4
     manifest = load_manifest(fine)
     assert manifest.global_model.cam_pooling_k == 16 * cfg.QUICK.global_top_k
-    assert "stride 4" in manifest.training_data
+    assert "(stride 8 -> 4," in manifest.training_data
     x = np.random.default_rng(1).random((1, 2, *manifest.global_model.height_width), np.float32)
     cam8, cam4 = (
         ort.InferenceSession(str(folder / "global.onnx")).run(["cam"], {"image": x})[0][0, 0]
