@@ -71,10 +71,9 @@ class Backbone(nn.Module):
         layers += _conv_bn(w2, w3, s8)  # /8 (stride 16 or 8) or /4
         layers += _conv_bn(w3, w3, 1, g8)
         layers += _conv_bn(w3, w4, s16, g8)  # /16 (stride 16), /8 or /4
-        grow = g16
-        layers += _conv_bn(w4, w4, 1, d1 * grow)
+        layers += _conv_bn(w4, w4, 1, d1 * g16)
         layers += [
-            nn.Conv2d(w4, w5, 3, padding=d2 * grow, dilation=d2 * grow, bias=False),
+            nn.Conv2d(w4, w5, 3, padding=d2 * g16, dilation=d2 * g16, bias=False),
             nn.BatchNorm2d(w5),
         ]
         self.body = nn.Sequential(*layers)

@@ -98,6 +98,18 @@ def test_dilations_widen_the_receptive_field_at_the_same_stride() -> None:
     assert span((2, 4)) > 200
 
 
+def _cams_and_shifted(
+    seed: int, shift: int, coarse: CamClassifier, *models: CamClassifier
+) -> list[torch.Tensor]:
+    """The cams of ``coarse`` and ``models`` on a random 512 x 448 input, then the cam of
+    ``coarse`` on that input shifted up and left by ``shift`` pixels (zeros shifted in)."""
+    x = torch.randn(1, 2, 512, 448, generator=torch.Generator().manual_seed(seed))
+    shifted = torch.zeros_like(x)
+    shifted[..., :-shift, :-shift] = x[..., shift:, shift:]
+    with torch.no_grad():
+        return [m(x)[1] for m in (coarse, *models)] + [coarse(shifted)[1]]
+
+
 def test_densify_reads_the_same_network_on_a_twice_finer_grid() -> None:
     """Stride 8 by shift and stitch: the even cells are the stride-16 cells, the odd ones what
     the stride-16 network gives on the input shifted by 8 pixels (away from the zero border)."""
@@ -106,13 +118,7 @@ def test_densify_reads_the_same_network_on_a_twice_finer_grid() -> None:
     coarse = _random_model(6, CamPooling.TOPK_MEAN)
     dense = densify(coarse)
     assert dense.backbone.stride == 8 and dense.top_k == 4 * coarse.top_k
-    x = torch.randn(1, 2, 512, 448, generator=torch.Generator().manual_seed(7))
-    shifted = torch.zeros_like(x)
-    shifted[..., :-8, :-8] = x[..., 8:, 8:]
-    with torch.no_grad():
-        _, cam = coarse(x)
-        _, cam_dense = dense(x)
-        _, cam_shifted = coarse(shifted)
+    cam, cam_dense, cam_shifted = _cams_and_shifted(7, 8, coarse, dense)
     assert cam.shape[-2:] == (32, 28) and cam_dense.shape[-2:] == (64, 56)
     assert torch.allclose(cam_dense[..., ::2, ::2], cam, atol=1e-5)
     odd = cam_dense[0, 0, 1::2, 1::2]
@@ -135,14 +141,7 @@ def test_densify_to_stride_4_keeps_the_coarser_cells(source_stride: int) -> None
     source = coarse if source_stride == 16 else densify(coarse)
     fine = densify(source, stride=4)
     assert fine.backbone.stride == 4 and fine.top_k == 16 * coarse.top_k
-    x = torch.randn(1, 2, 512, 448, generator=torch.Generator().manual_seed(8))
-    shifted = torch.zeros_like(x)
-    shifted[..., :-4, :-4] = x[..., 4:, 4:]
-    with torch.no_grad():
-        _, cam = coarse(x)
-        _, cam8 = densify(coarse)(x)
-        _, cam4 = fine(x)
-        _, cam_shifted = coarse(shifted)
+    cam, cam8, cam4, cam_shifted = _cams_and_shifted(8, 4, coarse, densify(coarse), fine)
     assert cam4.shape[-2:] == (128, 112)
     assert torch.allclose(cam4[..., ::4, ::4], cam, atol=1e-5)
     assert torch.allclose(cam4[..., ::2, ::2], cam8, atol=1e-5)
