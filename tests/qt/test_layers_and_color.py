@@ -94,3 +94,54 @@ def test_multi_frame_images_get_a_frame_slider(qtbot, window, tmp_path):
     assert tuple(canvas.image_item.image[0, 0]) == (100, 100, 100)
     assert "Frame 3/3" in " ".join(canvas.overlay.texts())
     QtCore.QCoreApplication.processEvents()
+
+
+def test_box_labels_take_the_first_free_corner():
+    from PySide6.QtCore import QRectF, QSizeF
+
+    from viewer.qt.layer_items import place_labels
+
+    size = QSizeF(20, 14)
+    a = QRectF(0, 0, 40, 40)
+    b = QRectF(5, 3, 40, 40)  # its top-left corner is under a's label
+    far = QRectF(200, 200, 40, 40)
+    placed = place_labels([a, b, far], [size] * 3)
+    assert placed[0] == QRectF(0, 0, 20, 14)  # the first box keeps its top-left corner
+    assert placed[1] == QRectF(25, 3, 20, 14)  # the next one moves to its top-right
+    assert placed[2] == QRectF(200, 200, 20, 14)
+    assert not placed[0].intersects(placed[1])
+    # Four boxes on one spot fill the four corners; a fifth takes the least covered one.
+    same = [QRectF(0, 0, 40, 40)] * 5
+    corners = place_labels(same, [size] * 5)
+    assert len({(r.x(), r.y()) for r in corners[:4]}) == 4
+    assert all(not corners[i].intersects(corners[j]) for i in range(4) for j in range(i))
+    assert corners[4] == corners[0]  # all equally covered: the first corner
+
+
+def test_overlapping_boxes_get_labels_apart_on_screen(qtbot, window, tmp_path):
+    path = write_mg(tmp_path / "a.dcm", breast_pixels())
+    open_and_wait(qtbot, window, [path])
+    canvas = window.grid.canvases[0]
+    boxes = BoxesLayer(
+        "crops",
+        (
+            ScoredBox((100, 40, 140, 80), 0.9, "#1"),
+            ScoredBox((102, 42, 142, 82), 0.8, "#2"),  # nearly the same box
+            ScoredBox((10, 10, 50, 50), 0.3, "#3"),
+        ),
+    )
+    canvas.display.layers.append(boxes)
+    labels = canvas.layer_items.items[id(boxes)].labels
+    grab(canvas)  # paint: the labels are placed in screen pixels
+    assert labels.texts() == ["#1", "#2", "#3"]
+    first, second, third = labels.placed
+    assert not first.intersects(second) and not third.intersects(first)
+    screen_box = QtCore.QRectF(
+        canvas.viewport_pos_of(100, 40), canvas.viewport_pos_of(140, 80)
+    ).normalized()
+    assert screen_box.adjusted(-1, -1, 1, 1).contains(first)  # inside its own box
+    boxes.visible = False
+    assert not labels.isVisible()
+    boxes.set_boxes((ScoredBox((10, 10, 50, 50), 0.3, "#1"),))
+    labels = canvas.layer_items.items[id(boxes)].labels
+    assert labels.texts() == ["#1"] and labels.scene() is canvas.scene()

@@ -73,13 +73,98 @@ def box_color(score: float) -> QtGui.QColor:
     return color
 
 
+# A box's label (the crop's rank) is drawn in screen pixels on a dark plate, at the first
+# inside corner of its box that no earlier label (lower rank) covers: crops overlap by up to
+# half their size, so labels all put at the top-left corner ran into each other at fit zoom.
+LABEL_PAD_PX = 2.0
+LABEL_PLATE = QtGui.QColor(0, 0, 0, 170)
+
+
+def place_labels(boxes: list[QtCore.QRectF], sizes: list[QtCore.QSizeF]) -> list[QtCore.QRectF]:
+    """Screen rectangles for the labels of `boxes` (screen rectangles, most important first):
+    each at the first inside corner of its box (top-left, top-right, bottom-left, bottom-right)
+    that overlaps no label placed before it, else at the corner that overlaps them least."""
+    placed: list[QtCore.QRectF] = []
+    for box, size in zip(boxes, sizes, strict=True):
+        w, h = size.width(), size.height()
+        corners = [
+            QtCore.QRectF(box.left(), box.top(), w, h),
+            QtCore.QRectF(box.right() - w, box.top(), w, h),
+            QtCore.QRectF(box.left(), box.bottom() - h, w, h),
+            QtCore.QRectF(box.right() - w, box.bottom() - h, w, h),
+        ]
+
+        def covered(rect: QtCore.QRectF) -> float:
+            overlaps = (rect.intersected(other) for other in placed)
+            return sum(o.width() * o.height() for o in overlaps if not o.isEmpty())
+
+        placed.append(min(corners, key=covered))  # min keeps the first of equals
+    return placed
+
+
+class BoxLabelsItem(QtWidgets.QGraphicsItem):
+    """The labels of a layer's boxes, placed at paint time in screen pixels (`place_labels`),
+    so they stay readable and apart at every zoom."""
+
+    def __init__(self, parent: QtWidgets.QGraphicsItem) -> None:
+        super().__init__(parent)
+        self.setZValue(21)
+        self.labels: list[tuple[QtCore.QRectF, str]] = []  # box in image pixels, text
+        self.placed: list[QtCore.QRectF] = []  # screen rectangles of the last paint
+
+    def set_labels(self, labels: list[tuple[QtCore.QRectF, str]]) -> None:
+        """New boxes and texts (most important first)."""
+        self.prepareGeometryChange()
+        self.labels = labels
+        self.placed = []
+        self.update()
+
+    def texts(self) -> list[str]:
+        """The label texts, in placement order."""
+        return [text for _, text in self.labels]
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt override)
+        """The boxes, grown by one box on each side for labels wider than a box zoomed out."""
+        bounds = QtCore.QRectF()
+        for box, _ in self.labels:
+            bounds = bounds.united(
+                box.adjusted(-box.width(), -box.height(), box.width(), box.height())
+            )
+        return bounds
+
+    def paint(
+        self,
+        painter: QtGui.QPainter,
+        option: QtWidgets.QStyleOptionGraphicsItem,
+        widget: QtWidgets.QWidget | None = None,
+    ) -> None:
+        """Map the boxes to the screen, place the labels, draw them untransformed."""
+        transform = painter.worldTransform()
+        metrics = QtGui.QFontMetricsF(painter.font())
+        pad = 2 * LABEL_PAD_PX
+        sizes = [
+            QtCore.QSizeF(metrics.horizontalAdvance(text) + pad, metrics.height() + pad)
+            for _, text in self.labels
+        ]
+        self.placed = place_labels([transform.mapRect(box) for box, _ in self.labels], sizes)
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QtGui.QColor("white"))
+        for rect, (_, text) in zip(self.placed, self.labels, strict=True):
+            painter.fillRect(rect, LABEL_PLATE)
+            painter.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
+
+
 class BoxesItem:
-    """Scored boxes as rectangles colored by score (`box_color`), the highlighted one thicker."""
+    """Scored boxes as rectangles colored by score (`box_color`), the highlighted one thicker,
+    with their labels (`BoxLabelsItem`)."""
 
     def __init__(self, layer: BoxesLayer, root: QtWidgets.QGraphicsItem) -> None:
         self.layer = layer
         self.root = root
         self.rects: list[QtWidgets.QGraphicsRectItem] = []
+        self.labels = BoxLabelsItem(root)
         self.redraw()
         layer.visible_changed.connect(self.update)
         layer.opacity_changed.connect(self.update)
@@ -95,27 +180,31 @@ class BoxesItem:
             pen.setCosmetic(True)
             pen.setWidthF(4.0 if index == self.layer.highlighted else 2.0)
             rect.setPen(pen)
+        self.labels.setVisible(self.layer.visible)
+        self.labels.setOpacity(self.layer.opacity)
 
     def redraw(self, *_: object) -> None:
-        """One rectangle per box."""
+        """One rectangle per box, and the labels of those that have one."""
         self.remove()
+        labels = []
         for scored in self.layer.boxes:
             row0, col0, row1, col1 = scored.box
             rect = QtWidgets.QGraphicsRectItem(col0, row0, col1 - col0, row1 - row0, self.root)
             rect.setZValue(20)
-            if scored.label:  # e.g. the crop's rank, in screen pixels whatever the zoom
-                text = QtWidgets.QGraphicsSimpleTextItem(scored.label, rect)
-                text.setPos(col0, row0)
-                text.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
-                text.setBrush(QtGui.QColor("white"))
             self.rects.append(rect)
+            if scored.label:  # e.g. the crop's rank
+                labels.append((rect.rect(), scored.label))
+        if self.labels.parentItem() is None:  # taken out by remove()
+            self.labels = BoxLabelsItem(self.root)
+        self.labels.set_labels(labels)
         self.update()
 
     def remove(self) -> None:
-        """Take the rectangles out of the scene."""
+        """Take the rectangles and labels out of the scene."""
         for rect in self.rects:
             _detach(rect)
         self.rects = []
+        _detach(self.labels)
 
 
 class OutlineItem:
