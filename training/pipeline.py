@@ -359,14 +359,29 @@ def load_weights(path: Path, model: CamClassifier) -> CamClassifier:
     return model.eval()
 
 
+def _loaded(path: Path, model: CamClassifier) -> CamClassifier:
+    """``path`` loaded into ``model``, or, when it was saved from a coarser stride, into a model
+    of that stride (its weights are the same tensors: `training.models.densify`)."""
+    stride = saved_stride(path)
+    if stride <= model.backbone.stride:
+        return load_weights(path, model)
+    bb = model.backbone
+    coarse = CamClassifier(
+        bb.in_channels, pooling=model.pooling, widths=bb.widths, dilations=bb.dilations,
+        stride=stride,
+    )  # fmt: skip
+    return load_weights(path, coarse)
+
+
 def average_weights(paths: Sequence[Path], model: CamClassifier) -> CamClassifier:
     """Load into ``model`` the uniform mean of several ``save_weights`` files of its architecture
-    (a "model soup" of runs fine-tuned from one another; eval mode). BatchNorm running
+    (a "model soup" of runs fine-tuned from one another; eval mode). A file saved from a coarser
+    stride than ``model``'s is read on its grid, as `densify` does. BatchNorm running
     statistics are averaged too: re-estimate them on whole images afterwards."""
     if not paths:
         raise ValueError("average_weights: no weight files given")
     # state_dict() shares the model's tensors, and each file is loaded into the same model
-    states = [{k: v.clone() for k, v in load_weights(p, model).state_dict().items()} for p in paths]
+    states = [{k: v.clone() for k, v in _loaded(p, model).state_dict().items()} for p in paths]
     mean = {}
     for key, first in states[0].items():
         if first.is_floating_point():

@@ -141,11 +141,9 @@ def _check_resume_stride(resume: Path, config: RunConfig) -> None:
 
 
 def _global_model_of(sources: list[Path], config: RunConfig, channels: int) -> CamClassifier:
-    """An untrained global model of the sources' stride (they must agree)."""
-    strides = {pipeline.saved_stride(s / "global.npz") for s in sources}
-    if len(strides) != 1:
-        raise ValueError(f"--weights: global models of different strides {sorted(strides)}")
-    stride = strides.pop()
+    """An untrained global model of the finest of the sources' strides (a coarser source is read
+    on that grid, `pipeline.average_weights`)."""
+    stride = min(pipeline.saved_stride(s / "global.npz") for s in sources)
     finer = config.global_stride // stride if stride < config.global_stride else 1
     top_k = config.global_top_k * finer**2
     return pipeline.new_model(config, channels, top_k, stride)

@@ -205,6 +205,33 @@ def test_average_weights_is_the_mean_of_every_weight(tmp_path) -> None:  # type:
         average_weights([], CamClassifier(2, widths=(4,) * 5))
 
 
+def test_average_weights_reads_a_coarser_run_on_the_finer_grid(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """1.8.0's stride-16 global weights and a stride-8 run from them average into a stride-8
+    model (the same tensors, read on the finer grid); a finer file than the model is refused."""
+    from training.models import CamClassifier
+    from training.pipeline import average_weights, save_weights, saved_stride
+
+    widths = (4,) * 5
+    coarse, fine = CamClassifier(2, widths=widths), CamClassifier(2, widths=widths, stride=8)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for value in fine.state_dict().values():
+            if value.is_floating_point():
+                value.uniform_(0.5, 2.0)
+    save_weights(tmp_path / "c", coarse, coarse)
+    save_weights(tmp_path / "f", fine, fine)
+    assert saved_stride(tmp_path / "c" / "global.npz") == 16
+    paths = [tmp_path / "c" / "global.npz", tmp_path / "f" / "global.npz"]
+    out = average_weights(paths, CamClassifier(2, widths=widths, stride=8))
+    assert out.backbone.stride == 8
+    for key, value in out.state_dict().items():
+        if value.is_floating_point():
+            expected = (coarse.state_dict()[key].double() + fine.state_dict()[key].double()) / 2
+            assert torch.allclose(value.double(), expected, atol=1e-6), key
+    with pytest.raises(ValueError, match="stride 8, model has 16"):
+        average_weights(paths, CamClassifier(2, widths=widths))
+
+
 def test_data_seed_moves_only_the_training_images(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from training import cli, pipeline, run
     from training import config as cfg

@@ -216,7 +216,8 @@ def test_densify_and_train_on_the_finer_global_grid(quick_model: Path, tmp_path:
 def test_stride_8_runs_average_and_refuse_a_mismatched_resume(
     quick_model: Path, tmp_path: Path
 ) -> None:
-    """`average` builds the sources' stride (here two stride-8 models); `densify --stride 4`
+    """`average` builds the finest of the sources' strides (here a stride-8 model and the
+    stride-16 run it was read from, read on the stride-8 grid); `densify --stride 4`
     reads a stride-8 run on the stride-4 grid; a stride-16 run that resumes a stride-8 model is
     refused before any data is loaded."""
     from training.mining import weights_digest
@@ -228,7 +229,13 @@ def test_stride_8_runs_average_and_refuse_a_mismatched_resume(
     assert main([*argv, "--threads", "1"]) == 0
     mean = tmp_path / "mean"
     argv = ["average", "--out", str(mean), "--quick", "--weights", str(dense / "torch")]
-    argv += [str(dense / "torch"), "--cache", str(quick_model.parent / "cache"), "--threads", "1"]
+    argv += [
+        str(quick_model / "torch"),
+        "--cache",
+        str(quick_model.parent / "cache"),
+        "--threads",
+        "1",
+    ]
     assert main(argv) == 0
     assert saved_stride(mean / "torch" / "global.npz") == 8
     assert load_manifest(mean).global_model.cam_pooling_k == 4 * cfg.QUICK.global_top_k
