@@ -16,7 +16,7 @@ from inference.manifest import (
 from training.loop import StageConfig
 
 MODEL_NAME = "mammolens-gmic-synthetic"
-MODEL_VERSION = "1.8.0"
+MODEL_VERSION = "1.9.0"
 PIXEL_SPACING_MM = 0.07
 INTENDED_USE = (
     "Research and demonstration only; NOT FOR CLINICAL USE. Trained only on synthetic "

@@ -206,7 +206,7 @@ def test_average_weights_is_the_mean_of_every_weight(tmp_path) -> None:  # type:
 
 
 def test_average_weights_reads_a_coarser_run_on_the_finer_grid(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """1.8.0's stride-16 global weights and a stride-8 run from them average into a stride-8
+    """A stride-16 run's global weights and a stride-8 run from them average into a stride-8
     model (the same tensors, read on the finer grid); a finer file than the model is refused."""
     from training.models import CamClassifier
     from training.pipeline import average_weights, save_weights, saved_stride
