@@ -96,26 +96,36 @@ def test_multi_frame_images_get_a_frame_slider(qtbot, window, tmp_path):
     QtCore.QCoreApplication.processEvents()
 
 
-def test_box_labels_take_the_first_free_corner():
+def test_box_labels_go_outside_their_box_and_apart():
     from PySide6.QtCore import QRectF, QSizeF
 
     from viewer.qt.layer_items import place_labels
 
     size = QSizeF(20, 14)
     a = QRectF(0, 0, 40, 40)
-    b = QRectF(5, 3, 40, 40)  # its top-left corner is under a's label
+    b = QRectF(5, 3, 40, 40)  # its above-left place is under a's label
     far = QRectF(200, 200, 40, 40)
     placed = place_labels([a, b, far], [size] * 3)
-    assert placed[0] == QRectF(0, 0, 20, 14)  # the first box keeps its top-left corner
-    assert placed[1] == QRectF(25, 3, 20, 14)  # the next one moves to its top-right
-    assert placed[2] == QRectF(200, 200, 20, 14)
+    assert placed[0] == QRectF(0, -14, 20, 14)  # just above the first box, at its left
+    assert placed[1] == QRectF(25, -11, 20, 14)  # the next one moves to its above-right
+    assert placed[2] == QRectF(200, 186, 20, 14)
     assert not placed[0].intersects(placed[1])
-    # Four boxes on one spot fill the four corners; a fifth takes the least covered one.
+    # Five boxes on one spot fill the four outside corners; the fifth goes inside, at a corner,
+    # off the centre of the box (the middle half, where the crop's peak lies).
     same = [QRectF(0, 0, 40, 40)] * 5
     corners = place_labels(same, [size] * 5)
     assert len({(r.x(), r.y()) for r in corners[:4]}) == 4
-    assert all(not corners[i].intersects(corners[j]) for i in range(4) for j in range(i))
-    assert corners[4] == corners[0]  # all equally covered: the first corner
+    assert all(not corners[i].intersects(corners[j]) for i in range(5) for j in range(i))
+    assert all(not r.intersects(QRectF(0, 0, 40, 40)) for r in corners[:4])
+    assert corners[4] == QRectF(0, 0, 20, 14)
+    # At the top of the viewport the label goes below the box, not off-screen.
+    top = place_labels([QRectF(10, 0, 40, 40)], [size], QRectF(0, 0, 300, 300))
+    assert top == [QRectF(10, 40, 20, 14)]
+    # A label never covers the centre of another box when a free place exists.
+    big, small = QRectF(0, 30, 100, 100), QRectF(40, 10, 20, 20)
+    first, second = place_labels([small, big], [size] * 2, QRectF(-50, -50, 300, 300))
+    centre = big.adjusted(25, 25, -25, -25)
+    assert not first.intersects(centre) and not second.intersects(centre)
 
 
 def test_overlapping_boxes_get_labels_apart_on_screen(qtbot, window, tmp_path):
@@ -139,7 +149,10 @@ def test_overlapping_boxes_get_labels_apart_on_screen(qtbot, window, tmp_path):
     screen_box = QtCore.QRectF(
         canvas.viewport_pos_of(100, 40), canvas.viewport_pos_of(140, 80)
     ).normalized()
-    assert screen_box.adjusted(-1, -1, 1, 1).contains(first)  # inside its own box
+    # just outside its own box, at a corner, and on the screen
+    assert not first.intersects(screen_box.adjusted(2, 2, -2, -2))
+    assert screen_box.adjusted(-first.width() - 2, -first.height() - 2, 2, 2).contains(first)
+    assert QtCore.QRectF(canvas.viewport().rect()).contains(first)
     boxes.visible = False
     assert not labels.isVisible()
     boxes.set_boxes((ScoredBox((10, 10, 50, 50), 0.3, "#1"),))

@@ -80,25 +80,46 @@ LABEL_PAD_PX = 2.0
 LABEL_PLATE = QtGui.QColor(0, 0, 0, 170)
 
 
-def place_labels(boxes: list[QtCore.QRectF], sizes: list[QtCore.QSizeF]) -> list[QtCore.QRectF]:
-    """Screen rectangles for the labels of `boxes` (screen rectangles, most important first):
-    each at the first inside corner of its box (top-left, top-right, bottom-left, bottom-right)
-    that overlaps no label placed before it, else at the corner that overlaps them least."""
+def place_labels(
+    boxes: list[QtCore.QRectF],
+    sizes: list[QtCore.QSizeF],
+    bounds: QtCore.QRectF | None = None,
+) -> list[QtCore.QRectF]:
+    """Screen rectangles for the labels of `boxes` (screen rectangles, most important first).
+
+    Each label goes to the first of eight places, just outside its box at a corner (above-left,
+    above-right, below-left, below-right) and then inside it at a corner, that overlaps no label
+    placed before it, lies inside `bounds` (the viewport) and covers no box's centre (the middle
+    half, where a crop's saliency peak lies); when none is free, to the place that covers the
+    fewest of those pixels (labels and off-screen first, centres second)."""
+    centres = [box.adjusted(box.width() / 4, box.height() / 4, -box.width() / 4, -box.height() / 4)
+               for box in boxes]  # fmt: skip
     placed: list[QtCore.QRectF] = []
+
+    def area(rect: QtCore.QRectF, others: list[QtCore.QRectF]) -> float:
+        overlaps = (rect.intersected(other) for other in others)
+        return sum(o.width() * o.height() for o in overlaps if not o.isEmpty())
+
+    def cost(rect: QtCore.QRectF) -> tuple[float, float]:
+        offscreen = 0.0
+        if bounds is not None:
+            offscreen = rect.width() * rect.height() - area(rect, [bounds])
+        return area(rect, placed) + offscreen, area(rect, centres)
+
     for box, size in zip(boxes, sizes, strict=True):
         w, h = size.width(), size.height()
-        corners = [
-            QtCore.QRectF(box.left(), box.top(), w, h),
-            QtCore.QRectF(box.right() - w, box.top(), w, h),
-            QtCore.QRectF(box.left(), box.bottom() - h, w, h),
-            QtCore.QRectF(box.right() - w, box.bottom() - h, w, h),
+        left, right, top, bottom = box.left(), box.right() - w, box.top(), box.bottom()
+        places = [
+            QtCore.QRectF(left, top - h, w, h),
+            QtCore.QRectF(right, top - h, w, h),
+            QtCore.QRectF(left, bottom, w, h),
+            QtCore.QRectF(right, bottom, w, h),
+            QtCore.QRectF(left, top, w, h),
+            QtCore.QRectF(right, top, w, h),
+            QtCore.QRectF(left, bottom - h, w, h),
+            QtCore.QRectF(right, bottom - h, w, h),
         ]
-
-        def covered(rect: QtCore.QRectF) -> float:
-            overlaps = (rect.intersected(other) for other in placed)
-            return sum(o.width() * o.height() for o in overlaps if not o.isEmpty())
-
-        placed.append(min(corners, key=covered))  # min keeps the first of equals
+        placed.append(min(places, key=cost))  # min keeps the first of equals
     return placed
 
 
@@ -124,12 +145,12 @@ class BoxLabelsItem(QtWidgets.QGraphicsItem):
         return [text for _, text in self.labels]
 
     def boundingRect(self) -> QtCore.QRectF:  # noqa: N802 (Qt override)
-        """The boxes, grown by one box on each side for labels wider than a box zoomed out."""
+        """The boxes, grown by two boxes on each side: labels sit outside their box and may be
+        larger than a box zoomed out."""
         bounds = QtCore.QRectF()
         for box, _ in self.labels:
-            bounds = bounds.united(
-                box.adjusted(-box.width(), -box.height(), box.width(), box.height())
-            )
+            w, h = 2 * box.width(), 2 * box.height()
+            bounds = bounds.united(box.adjusted(-w, -h, w, h))
         return bounds
 
     def paint(
@@ -146,7 +167,9 @@ class BoxLabelsItem(QtWidgets.QGraphicsItem):
             QtCore.QSizeF(metrics.horizontalAdvance(text) + pad, metrics.height() + pad)
             for _, text in self.labels
         ]
-        self.placed = place_labels([transform.mapRect(box) for box, _ in self.labels], sizes)
+        bounds = QtCore.QRectF(widget.rect()) if widget is not None else None
+        screen = [transform.mapRect(box) for box, _ in self.labels]
+        self.placed = place_labels(screen, sizes, bounds)
         painter.save()
         painter.resetTransform()
         painter.setPen(QtGui.QColor("white"))
