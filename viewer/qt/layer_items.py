@@ -92,8 +92,10 @@ def place_labels(
     placed before it, lies inside `bounds` (the viewport) and covers no box's centre (the middle
     half, where a crop's saliency peak lies); when none is free, to the place that covers the
     fewest of those pixels (labels and off-screen first, centres second)."""
-    centres = [box.adjusted(box.width() / 4, box.height() / 4, -box.width() / 4, -box.height() / 4)
-               for box in boxes]  # fmt: skip
+    centres = []
+    for box in boxes:
+        dx, dy = box.width() / 4, box.height() / 4
+        centres.append(box.adjusted(dx, dy, -dx, -dy))
     placed: list[QtCore.QRectF] = []
 
     def area(rect: QtCore.QRectF, others: list[QtCore.QRectF]) -> float:
